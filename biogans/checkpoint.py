@@ -1,0 +1,124 @@
+"""Checkpoint files: atomic writes, safe loads, and ``load_generator``.
+
+A checkpoint is a dict that ``torch.load(path, weights_only=True)`` reads: tensors and
+plain data only.  Every checkpoint has ``format``, ``iteration``, ``config`` (the model
+spec, see :mod:`biogans.models`), ``generator`` and ``critic`` (state dicts).  The
+resumable one (``checkpoints/last.pt``) also has both optimizers, the RNG state, the batch
+sampler's position and the resolved run config.
+
+Writes go to a temporary file in the same folder, are fsynced, then renamed over the
+target, so a kill at any moment leaves either the old file or the new one, never half a
+file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from biogans.errors import CheckpointError
+
+FORMAT = "biogans-checkpoint-v1"
+
+# mkstemp makes files readable by their owner only; written files get the usual mode
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Call ``write(file_object)`` on a temporary file, fsync it, rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` (with ``format`` added) atomically."""
+    atomic_write(path, lambda f: torch.save({"format": FORMAT, **payload}, f))
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; clear errors for missing or foreign files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint (corrupt or another kind of file): {first}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} holds a {type(data).__name__}, not a checkpoint dict")
+    return data
+
+
+def is_biogans_checkpoint(data: dict[str, Any]) -> bool:
+    return data.get("format") == FORMAT
+
+
+def require_biogans_checkpoint(data: dict[str, Any], path: str | Path) -> None:
+    """A biogans checkpoint has a format tag, a model spec and a generator state dict."""
+    if not is_biogans_checkpoint(data):
+        keys = ", ".join(sorted(map(str, data))[:8])
+        raise CheckpointError(
+            f"{path} is not a biogans checkpoint (no format tag {FORMAT!r}; top-level keys: {keys}). "
+            "A state dict from the original 2017 code loads with load_generator(path, model=FAMILY)."
+        )
+    for key in ("config", "generator", "iteration"):
+        if key not in data:
+            raise CheckpointError(f"{path} is a biogans checkpoint without {key!r}; the file is incomplete")
+
+
+def load_generator(path: str | Path, model: str | None = None, device: str | torch.device = "cpu", **spec: Any):
+    """The generator stored in a checkpoint, in eval mode, on ``device``.
+
+    A biogans checkpoint rebuilds its generator from the model spec it carries. Call it on
+    ``z`` of shape ``(B, nz)`` or ``(B, nz, 1, 1)``: it returns ``(B, channels, H, W)`` in
+    [-1, 1] (``(n_classes, B, 2, H, W)`` for conditional models).
+    """
+    from biogans.models import build_generator
+
+    data = load_checkpoint(path)
+    require_biogans_checkpoint(data, path)
+    if model is not None and model != data["config"].get("name"):
+        raise CheckpointError(f"{path} holds a {data['config'].get('name')!r} generator, not {model!r}")
+    generator = build_generator({**data["config"], **spec})
+    load_state(generator, data["generator"], path, "generator")
+    return generator.to(device).eval()
+
+
+def load_state(module: torch.nn.Module, state: dict[str, Any], path: str | Path, what: str) -> None:
+    """``load_state_dict`` with a message that lists the missing and unexpected keys."""
+    try:
+        result = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:400]
+        raise CheckpointError(f"the {what} in {path} does not fit the model it describes: {detail}") from exc
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"the {what} in {path} does not fit the model it describes: "
+            f"missing keys {list(result.missing_keys)[:6]}, unexpected keys {list(result.unexpected_keys)[:6]}"
+        )

@@ -1,0 +1,181 @@
+"""Config schemas: dataclasses registered in Hydra's ConfigStore.
+
+Each entry point's primary YAML (``conf/<entry>.yaml``) starts its defaults list with the
+schema of that entry point, so every YAML of a group (``conf/model/*.yaml`` ...) is merged
+into a typed node: an unknown key (``model.ngff=64``) or a wrong type
+(``train.iterations=many``) fails at start-up with the key's name, before any data is read.
+Names that select code paths are enums, so a misspelt choice fails the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import II, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from biogans.errors import ConfigError
+
+#: The paper's checkpoint schedule (PAPER.md, "Losses and training").
+PAPER_CHECKPOINTS = [10, 100, 1000, 2000, 3000, 5000, 10000, 30000, 50000, 100000, 300000, 500000]
+#: The paper's six classes (the "6class" views) and the two more of its real-vs-real table.
+PAPER_6_CLASSES = ["Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1"]
+PAPER_8_CLASSES = PAPER_6_CLASSES + ["Fim1", "Tea4"]
+
+
+class ModelKind(Enum):
+    """How many towers a generator has and how they share the red part."""
+
+    joint = "joint"  # one tower, two channels (dcgan, sep)
+    star = "star"  # shared red tower, one green tower per class
+    independent = "independent"  # one full generator per class
+    multichannel = "multichannel"  # one tower with n_classes + 1 channels
+
+
+class LossName(Enum):
+    gan = "gan"
+    wgan = "wgan"
+    wgangp = "wgangp"
+
+
+class OptimizerName(Enum):
+    adam = "adam"
+    rmsprop = "rmsprop"
+
+
+class DataSource(Enum):
+    synthetic = "synthetic"  # generated LIN-layout folders in a cache
+    lin = "lin"  # a user's LIN-layout folders
+
+
+@dataclass
+class ModelConfig:
+    name: str = "dcgan"
+    kind: ModelKind = ModelKind.joint
+    separable: bool = False
+    red_portion: float = 0.5
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    #: the paper's training length for this family (``train.iterations`` defaults to it)
+    iterations: int = 500000
+
+
+@dataclass
+class LossConfig:
+    name: LossName = LossName.wgangp
+    #: critic steps per generator step
+    n_critic: int = 5
+    #: BatchNorm in the critic (the paper: with GAN and WGAN, not with WGAN-GP)
+    critic_batchnorm: bool = False
+    #: WGAN weight clipping bound (null: no clipping)
+    clip: Optional[float] = None
+    #: WGAN-GP gradient-penalty weight (0: no penalty)
+    gp_weight: float = 0.0
+    #: WGAN warm-up: ``warmup_critic_steps`` critic steps for the first
+    #: ``warmup_iterations`` generator iterations and at every ``warmup_every``-th
+    warmup_critic_steps: int = 0
+    warmup_iterations: int = 0
+    warmup_every: int = 0
+
+
+@dataclass
+class OptimizerConfig:
+    name: OptimizerName = OptimizerName.adam
+    lr: float = 1e-4
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.9])
+    #: RMSprop smoothing constant (PyTorch's default, as the original used)
+    alpha: float = 0.99
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+
+@dataclass
+class SyntheticConfig:
+    """The built-in synthetic LIN-like data set, generated once into ``dataset.cache_dir``."""
+
+    classes: list[str] = field(default_factory=lambda: list(PAPER_8_CLASSES))
+    n_train: int = 1000
+    n_test: int = 250
+    seed: int = 0
+
+
+@dataclass
+class DatasetConfig:
+    name: str = "synthetic"
+    source: DataSource = DataSource.synthetic
+    #: the LIN ``..._train`` folder (class folders of PNGs); synthetic: made in the cache
+    root: Optional[str] = None
+    #: the matching ``..._test`` folder, where one is needed
+    test_root: Optional[str] = None
+    #: classes to use, in this order; null: every class folder found
+    classes: Optional[list[str]] = None
+    #: (height, width) every image must have
+    image_size: list[int] = field(default_factory=lambda: [48, 80])
+    cache_dir: str = "${oc.env:BIOGANS_CACHE,'~/.cache/biogans'}"
+    #: where ``biogans.prepare`` writes the evaluation split index files
+    splits_dir: Optional[str] = None
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass
+class TrainSettings:
+    iterations: int = II("model.iterations")
+    batch_size: int = 64
+    #: write the resumable checkpoint (checkpoints/last.pt) every this many iterations
+    checkpoint_every: int = 1000
+    #: also keep a snapshot checkpoints/iter_<N>.pt at these iterations (the paper's schedule)
+    checkpoint_at: list[int] = field(default_factory=lambda: list(PAPER_CHECKPOINTS))
+    #: sample grid from the fixed noise batch every this many iterations
+    sample_every: int = 500
+    n_samples: int = 64
+    #: TensorBoard scalars and a log line every this many iterations
+    log_every: int = 50
+    #: show a progress bar (off in batch jobs if you prefer plain log lines)
+    progress: bool = True
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    seed: int = 0
+    #: auto (CUDA when present), cpu, cuda or cuda:N
+    device: str = "auto"
+
+
+def register_configs() -> None:
+    """Register the schemas; the primary YAMLs name them first in their defaults lists."""
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+
+
+def check_schema(cfg: DictConfig, schema: type) -> None:
+    """Refuse keys the schema does not know.
+
+    Hydra's typed merge already rejects ``model.ngff=3``; this also catches keys added with
+    a ``+`` override (``+train.checkpoint_evry=5``), which Hydra lets through.
+    """
+    try:
+        OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.to_container(cfg, resolve=False))
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "?"
+        raise ConfigError(f"config key {key!r} is not known here: {str(exc).splitlines()[0]}") from exc
+
+
+def to_plain(cfg: Any) -> Any:
+    """A DictConfig (or part of one) as plain Python data: enums as their names, resolved."""
+    if isinstance(cfg, DictConfig) or OmegaConf.is_config(cfg):
+        return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    if isinstance(cfg, Enum):
+        return cfg.name
+    return cfg
+
+
+register_configs()

@@ -1,0 +1,1 @@
+"""Reading the LIN dataset layout and making its evaluation splits."""

@@ -1,0 +1,179 @@
+"""The three adversarial losses, and the critic step that training and the two-sample test share.
+
+A loss is a small object: the critic's loss, the generator's loss and the critic-step
+schedule (PAPER.md, "Losses and training").  Critic scores are ``(B,)`` for a single
+critic or ``(n_classes, B)`` for a star-shaped one; every loss term is a mean over the
+last axis, so losses come back per class (shape ``()`` or ``(n_classes,)``) and the
+optimised quantity is their mean over classes, as the paper computes conditional losses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from biogans.config import LossName
+
+
+@dataclass
+class CriticStats:
+    """What one critic step measured, per class (detached)."""
+
+    loss: torch.Tensor
+    gradient_penalty: torch.Tensor | None = None
+    wasserstein: torch.Tensor | None = None
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class AdversarialLoss:
+    """Base class: per-class critic and generator losses plus the critic schedule."""
+
+    name = "base"
+
+    def __init__(
+        self,
+        n_critic: int = 1,
+        clip: float | None = None,
+        gp_weight: float = 0.0,
+        warmup_critic_steps: int = 0,
+        warmup_iterations: int = 0,
+        warmup_every: int = 0,
+    ) -> None:
+        self.n_critic, self.clip, self.gp_weight = n_critic, clip, gp_weight
+        self.warmup_critic_steps = warmup_critic_steps
+        self.warmup_iterations, self.warmup_every = warmup_iterations, warmup_every
+
+    def critic_steps(self, iteration: int) -> int:
+        """Critic steps before generator iteration ``iteration`` (0-based).
+
+        WGAN warms its critic up: ``warmup_critic_steps`` for the first ``warmup_iterations``
+        generator iterations and at every ``warmup_every``-th one.
+        """
+        if self.warmup_critic_steps and (
+            iteration < self.warmup_iterations or (self.warmup_every and iteration % self.warmup_every == 0)
+        ):
+            return self.warmup_critic_steps
+        return self.n_critic
+
+    def critic_loss(
+        self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator | None = None
+    ) -> CriticStats:
+        raise NotImplementedError
+
+    def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def after_critic_step(self, critic: nn.Module) -> None:
+        """WGAN's weight clipping: every critic parameter clamped to [-clip, clip]."""
+        if self.clip is not None:
+            for p in critic.parameters():
+                p.clamp_(-self.clip, self.clip)
+
+
+class GANLoss(AdversarialLoss):
+    """BCE with logits: D(real) -> 1, D(fake) -> 0; the generator wants D(fake) -> 1."""
+
+    name = "gan"
+
+    def critic_loss(self, critic, real, fake, rng=None):
+        real_scores, fake_scores = critic(real), critic(fake)
+        loss = _bce(real_scores, 1.0) + _bce(fake_scores, 0.0)
+        return CriticStats(loss=loss)
+
+    def generator_loss(self, fake_scores):
+        return _bce(fake_scores, 1.0)
+
+
+class WGANLoss(AdversarialLoss):
+    """Wasserstein critic: pushes real scores down and fake scores up (PAPER.md's sign)."""
+
+    name = "wgan"
+
+    def critic_loss(self, critic, real, fake, rng=None):
+        real_mean, fake_mean = critic(real).mean(-1), critic(fake).mean(-1)
+        loss = real_mean - fake_mean
+        stats = CriticStats(loss=loss, wasserstein=(fake_mean - real_mean).detach())
+        if self.gp_weight:
+            gp = self.gp_weight * gradient_penalty(critic, real, fake, rng)
+            stats.loss = loss + gp
+            stats.gradient_penalty = gp.detach()
+        return stats
+
+    def generator_loss(self, fake_scores):
+        return fake_scores.mean(-1)
+
+
+class WGANGPLoss(WGANLoss):
+    """WGAN with the gradient penalty instead of clipping."""
+
+    name = "wgangp"
+
+
+def _bce(scores: torch.Tensor, target: float) -> torch.Tensor:
+    labels = torch.full_like(scores, target)
+    return F.binary_cross_entropy_with_logits(scores, labels, reduction="none").mean(-1)
+
+
+def gradient_penalty(
+    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator | None = None
+) -> torch.Tensor:
+    """Mean over images of ``(||grad_x D(x_hat)||_2 - 1)^2``, per class.
+
+    ``x_hat = e * real + (1 - e) * fake`` with one ``e ~ U[0, 1]`` per image.  The scores
+    of different images do not interact (BN is off with this loss), so the gradient of
+    their sum gives every image's own gradient in one backward pass.
+    """
+    lead = real.shape[:-3]
+    e = torch.rand(lead, generator=rng, device=real.device, dtype=real.dtype).view(lead + (1, 1, 1))
+    x_hat = (e * real + (1 - e) * fake).requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norms = grad.flatten(start_dim=-3).norm(2, dim=-1)
+    return ((norms - 1) ** 2).mean(-1)
+
+
+def critic_step(
+    critic: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss: AdversarialLoss,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    rng: torch.Generator | None = None,
+) -> CriticStats:
+    """One update of the critic on a real and a (detached) fake batch.
+
+    Used by the trainer and by the two-sample test, so both train critics identically.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    stats = loss.critic_loss(critic, real, fake.detach(), rng)
+    stats.loss.mean().backward()
+    optimizer.step()
+    loss.after_critic_step(critic)
+    stats.loss = stats.loss.detach()
+    return stats
+
+
+def make_loss(cfg) -> AdversarialLoss:
+    """The loss object for a ``LossConfig`` (a DictConfig or the dataclass)."""
+    name = cfg.name if isinstance(cfg.name, LossName) else LossName[str(cfg.name)]
+    kinds = {LossName.gan: GANLoss, LossName.wgan: WGANLoss, LossName.wgangp: WGANGPLoss}
+    return kinds[name](
+        n_critic=int(cfg.n_critic),
+        clip=None if cfg.clip is None else float(cfg.clip),
+        gp_weight=float(cfg.gp_weight),
+        warmup_critic_steps=int(cfg.warmup_critic_steps),
+        warmup_iterations=int(cfg.warmup_iterations),
+        warmup_every=int(cfg.warmup_every),
+    )
+
+
+def make_optimizer(cfg, params) -> torch.optim.Optimizer:
+    """Adam or RMSprop from an ``OptimizerConfig``."""
+    name = cfg.name.name if hasattr(cfg.name, "name") else str(cfg.name)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, weight_decay=cfg.weight_decay)

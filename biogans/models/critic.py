@@ -1,0 +1,65 @@
+"""The DCGAN critic, alone or one per class (the star-shaped critic).
+
+A star-shaped critic is ``n_towers`` DCGAN critics, critic ``c`` scoring image ``c`` of a
+conditional batch.  As in the generator, the towers run as one grouped convolution; BN
+over the stacked channels is BN per tower, so the maths is per-class.
+
+Shapes: a single critic takes ``(B, nc, H, W)`` and returns ``(B,)``; a conditional one
+takes ``(n_towers, B, nc, H, W)`` and returns ``(n_towers, B)``.  No sigmoid: the losses
+work on raw scores.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from biogans.models.generator import init_weights, spatial_plan
+
+
+class Critic(nn.Module):
+    """DCGAN discriminator / critic family (see the module docstring)."""
+
+    def __init__(
+        self,
+        nc: int = 2,
+        ndf: int = 64,
+        image_size: tuple[int, int] = (48, 80),
+        batchnorm: bool = True,
+        n_towers: int = 1,
+        conditional: bool = False,
+    ) -> None:
+        super().__init__()
+        self.nc, self.ndf, self.n_towers, self.conditional = nc, ndf, n_towers, conditional
+        self.batchnorm = batchnorm
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        n_halvings, last = spatial_plan(*self.image_size)
+        n = n_towers
+        layers: list[nn.Module] = [
+            nn.Conv2d(n * nc, n * ndf, 4, 2, 1, bias=False, groups=n),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
+        width = ndf
+        for _ in range(n_halvings - 1):
+            layers.append(nn.Conv2d(n * width, n * width * 2, 4, 2, 1, bias=False, groups=n))
+            width *= 2
+            if batchnorm:
+                layers.append(nn.BatchNorm2d(n * width))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+        layers.append(nn.Conv2d(n * width, n, last, 1, 0, bias=False, groups=n))
+        self.main = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        h, w = self.image_size
+        if self.conditional:
+            if images.dim() != 5 or images.shape[0] != self.n_towers or images.shape[2] != self.nc:
+                raise ValueError(
+                    f"expected images of shape ({self.n_towers}, B, {self.nc}, {h}, {w}), got {tuple(images.shape)}"
+                )
+            n, batch = images.shape[:2]
+            x = images.transpose(0, 1).reshape(batch, n * self.nc, h, w)
+            return self.main(x).reshape(batch, n).transpose(0, 1)
+        if images.dim() != 4 or images.shape[1] != self.nc:
+            raise ValueError(f"expected images of shape (B, {self.nc}, {h}, {w}), got {tuple(images.shape)}")
+        return self.main(images).reshape(images.shape[0])

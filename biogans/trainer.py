@@ -1,0 +1,421 @@
+"""Adversarial training of one model: the loop, checkpoints, samples, metrics, resume.
+
+A run directory is the unit of record::
+
+    DIR/checkpoints/last.pt        resumable state (G, D, both optimizers, RNG, sampler, iteration)
+    DIR/checkpoints/iter_<N>.pt    snapshots on the paper's schedule (``train.checkpoint_at``) and at the end
+    DIR/samples/iter_<N>.png       fixed-noise sample grids (red in R, green in G)
+    DIR/tb/                        TensorBoard scalars and image grids
+    DIR/metrics.json               {"status": "running"|"done"|"failed"|"interrupted", "iteration": N, ...}
+
+Running again on the same directory continues from ``last.pt``.  SIGTERM and SIGUSR1
+make the run write ``last.pt`` at the end of the current iteration and exit cleanly (or
+hand the signal on to a handler installed before, such as submitit's requeue).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from biogans.checkpoint import atomic_write, load_checkpoint, require_biogans_checkpoint, save_checkpoint
+from biogans.config import ModelKind, to_plain
+from biogans.data.batches import Batches
+from biogans.data.sources import load_folder
+from biogans.data.splits import folder_fingerprint
+from biogans.errors import CheckpointError, ConfigError, TrainingError
+from biogans.losses import critic_step, make_loss, make_optimizer
+from biogans.models import build_critic, build_generator, make_spec
+from biogans.samples import fixed_noise, sample_sheet, write_png
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when present, else CPU; an explicit CUDA device must exist."""
+    name = str(name)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device={name} was asked for but this machine has no usable CUDA GPU; use device=auto or cpu"
+        )
+    return device
+
+
+@dataclass
+class TrainData:
+    """The training view of a data set: batches plus what the model spec needs."""
+
+    batches: Batches
+    class_names: list[str]
+    fingerprint: str
+
+
+def make_train_data(cfg: DictConfig, device: torch.device, rng: torch.Generator) -> TrainData:
+    """Read the training folder onto ``device`` and build the view the model kind needs."""
+    folder = load_folder(cfg.dataset, "train")
+    kind = to_plain(cfg.model.kind)
+    images = folder.images.to(device)
+    batch_size = int(cfg.train.batch_size)
+    if kind == ModelKind.joint.value:
+        pools = [torch.arange(len(folder.files))]
+        names = [f"the training set ({', '.join(folder.class_names)})"]
+        batches = Batches(images, pools, batch_size, rng, stacked=False, pool_names=names)
+    elif kind in (ModelKind.star.value, ModelKind.independent.value):
+        pools = [folder.indices_of(name) for name in folder.class_names]
+        names = [f"class {name!r} ({folder.root / name})" for name in folder.class_names]
+        batches = Batches(images, pools, batch_size, rng, stacked=True, pool_names=names)
+    else:
+        from biogans.data.multichannel import multichannel_batches
+
+        batches = multichannel_batches(folder, cfg, images, rng)
+    return TrainData(batches, list(folder.class_names), folder_fingerprint(folder.class_names, folder.files))
+
+
+class Trainer:
+    """Builds everything a run needs from a composed ``TrainConfig`` and runs the loop."""
+
+    def __init__(self, cfg: DictConfig, run_dir: str | Path) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.sample_dir = self.run_dir / "samples"
+        self.total = int(cfg.train.iterations)
+        if self.total < 1:
+            raise ConfigError(f"train.iterations must be >= 1, got {self.total}")
+        for key in ("checkpoint_every", "sample_every", "log_every", "n_samples"):
+            if int(cfg.train[key]) < 1:
+                raise ConfigError(f"train.{key} must be >= 1, got {cfg.train[key]}")
+        self.device = resolve_device(cfg.device)
+        self.seed = int(cfg.seed)
+        torch.manual_seed(self.seed)
+        self.rng = torch.Generator(self.device).manual_seed(self.seed)
+        self.data = make_train_data(cfg, self.device, self.rng)
+        self.spec = make_spec(
+            cfg.model, self.data.class_names, list(cfg.dataset.image_size), bool(cfg.loss.critic_batchnorm)
+        )
+        self.generator = build_generator(self.spec).to(self.device)
+        self.critic = build_critic(self.spec).to(self.device)
+        self.loss = make_loss(cfg.loss)
+        self.opt_g = make_optimizer(cfg.optimizer, self.generator.parameters())
+        self.opt_d = make_optimizer(cfg.optimizer, self.critic.parameters())
+        self.z_fixed = fixed_noise(int(cfg.train.n_samples), self.generator.nz, self.generator.red_nz, self.seed).to(
+            self.device
+        )
+        self.iteration = 0
+        self.last_saved = 0
+        self.snapshots: list[str] = []
+        self.latest: dict[str, float] = {}
+        self.started = time.time()
+        self._signal: int | None = None
+        self._previous_handlers: dict[int, Any] = {}
+        self.writer: Any = None
+        self.rate: float | None = None
+        self.checkpoint_at = {int(i) for i in cfg.train.checkpoint_at}
+
+    # ----------------------------------------------------------------------------- state
+    def state(self, full: bool) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "iteration": self.iteration,
+            "config": self.spec,
+            "generator": self.generator.state_dict(),
+            "critic": self.critic.state_dict(),
+        }
+        if full:
+            payload.update(
+                optimizer_generator=self.opt_g.state_dict(),
+                optimizer_critic=self.opt_d.state_dict(),
+                rng=self.rng.get_state(),
+                cpu_rng=torch.get_rng_state(),
+                batches=self.data.batches.state_dict(),
+                data_fingerprint=self.data.fingerprint,
+                loss=to_plain(self.cfg.loss.name),
+                snapshots=list(self.snapshots),
+                run_config=to_plain(self.cfg),
+            )
+        return payload
+
+    def resume_if_possible(self) -> bool:
+        """Continue from ``checkpoints/last.pt`` if the run directory has one."""
+        path = self.ckpt_dir / "last.pt"
+        if not path.exists():
+            stray = sorted(self.ckpt_dir.glob("iter_*.pt")) if self.ckpt_dir.exists() else []
+            if stray:
+                raise CheckpointError(
+                    f"{self.ckpt_dir} has snapshots ({stray[-1].name} ...) but no last.pt to resume from; "
+                    "use a fresh hydra.run.dir rather than overwrite them"
+                )
+            return False
+        data = load_checkpoint(path, map_location=self.device)
+        require_biogans_checkpoint(data, path)
+        if "optimizer_critic" not in data:
+            raise CheckpointError(f"{path} has no training state (optimizers, RNG); it cannot be resumed")
+        if data.get("loss") != to_plain(self.cfg.loss.name):
+            raise ConfigError(
+                f"{self.run_dir} was trained with loss={data.get('loss')}, now loss={to_plain(self.cfg.loss.name)}; "
+                "give a fresh hydra.run.dir"
+            )
+        if data["config"] != self.spec:
+            diff = sorted(k for k in set(data["config"]) | set(self.spec) if data["config"].get(k) != self.spec.get(k))
+            detail = "; ".join(f"{k}: {data['config'].get(k)!r} then, {self.spec.get(k)!r} now" for k in diff)
+            raise ConfigError(
+                f"{self.run_dir} holds a run of another model ({detail}); "
+                "give a fresh hydra.run.dir or the overrides of that run"
+            )
+        if data.get("data_fingerprint") != self.data.fingerprint:
+            raise ConfigError(
+                f"the training images differ from those of the run in {self.run_dir} "
+                "(another dataset.root, class list or changed files); give a fresh hydra.run.dir"
+            )
+        self.generator.load_state_dict(data["generator"])
+        self.critic.load_state_dict(data["critic"])
+        self.opt_g.load_state_dict(data["optimizer_generator"])
+        self.opt_d.load_state_dict(data["optimizer_critic"])
+        self.rng.set_state(data["rng"].cpu())
+        torch.set_rng_state(data["cpu_rng"].cpu())
+        self.data.batches.load_state_dict(data["batches"])
+        self.iteration = self.last_saved = int(data["iteration"])
+        self.snapshots = list(data.get("snapshots", []))
+        log.info("resuming %s from iteration %d (%s)", self.run_dir, self.iteration, path)
+        return True
+
+    def save(self) -> None:
+        """Write last.pt (and a snapshot if this iteration is on the schedule)."""
+        it = self.iteration
+        for name, net in (("generator", self.generator), ("critic", self.critic)):
+            if not all(torch.isfinite(p).all() for p in net.parameters()):
+                raise TrainingError(
+                    f"the {name} weights are not finite at iteration {it}; not overwriting the last good "
+                    f"checkpoint {self.ckpt_dir / 'last.pt'} (iteration {self.last_saved})"
+                )
+        if it in self.checkpoint_at or it == self.total:
+            name = f"iter_{it:07d}.pt"
+            save_checkpoint(self.ckpt_dir / name, self.state(full=False))
+            if name not in self.snapshots:
+                self.snapshots.append(name)
+        save_checkpoint(self.ckpt_dir / "last.pt", self.state(full=True))
+        self.last_saved = it
+
+    def write_metrics(self, status: str, error: str | None = None, rate: float | None = None) -> None:
+        remaining = self.total - self.iteration
+        metrics = {
+            "status": status,
+            "iteration": self.iteration,
+            "iterations": self.total,
+            "model": self.spec["name"],
+            "loss": to_plain(self.cfg.loss.name),
+            "dataset": str(self.cfg.dataset.name),
+            "classes": self.spec["class_names"],
+            "device": str(self.device),
+            "seed": self.seed,
+            "it_per_s": rate,
+            "eta_s": (remaining / rate) if rate else None,
+            "elapsed_s": round(time.time() - self.started, 3),
+            "last": self.latest,
+            "checkpoint": "checkpoints/last.pt" if self.last_saved else None,
+            "checkpoint_iteration": self.last_saved,
+            "snapshots": [f"checkpoints/{s}" for s in self.snapshots],
+            "error": error,
+        }
+        text = json.dumps(metrics, indent=2) + "\n"
+        atomic_write(self.run_dir / "metrics.json", lambda f: f.write(text.encode()))
+
+    # ------------------------------------------------------------------------ signals
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._signal = signum
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in STOP_SIGNALS:
+            self._previous_handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def _restore_signal_handlers(self) -> None:
+        for sig, handler in self._previous_handlers.items():
+            signal.signal(sig, handler)
+        self._previous_handlers.clear()
+
+    def _handle_stop_signal(self) -> bool:
+        """Checkpoint after a SIGTERM/SIGUSR1; True if the run should stop now."""
+        signum, self._signal = self._signal, None
+        assert signum is not None
+        name = signal.Signals(signum).name
+        self.save()
+        log.warning("%s received: wrote %s at iteration %d", name, self.ckpt_dir / "last.pt", self.iteration)
+        previous = self._previous_handlers.get(signum)
+        if callable(previous):
+            # someone (e.g. submitit) wanted this signal before us: let it act (it may requeue and exit)
+            previous(signum, None)
+            return False
+        return True
+
+    # --------------------------------------------------------------------------- loop
+    def samples(self) -> None:
+        self.generator.eval()
+        with torch.no_grad():
+            images = self.generator(self.z_fixed)
+        self.generator.train()
+        if images.dim() == 4 and images.shape[1] != 2:
+            from biogans.models.views import star_view
+
+            images = star_view(images)
+        grid = sample_sheet(images)
+        write_png(grid, self.sample_dir / f"iter_{self.iteration:07d}.png")
+        if self.writer is not None:
+            self.writer.add_image("samples", grid, self.iteration)
+
+    def train_iteration(self) -> dict[str, torch.Tensor]:
+        """k critic steps, then one generator step on the last critic step's fake batch."""
+        g, d, loss = self.generator, self.critic, self.loss
+        steps = loss.critic_steps(self.iteration)
+        batch_size = int(self.cfg.train.batch_size)
+        fake = stats = None
+        for step in range(steps):
+            real = self.data.batches.next()
+            z = torch.randn(batch_size, g.nz, generator=self.rng, device=self.device)
+            with torch.set_grad_enabled(step == steps - 1):
+                fake = g(z)
+            stats = critic_step(d, self.opt_d, loss, real, fake, self.rng)
+        assert fake is not None and stats is not None
+        d.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss = loss.generator_loss(d(fake))
+        g_loss.mean().backward()
+        self.opt_g.step()
+        d.requires_grad_(True)
+        out = {"loss_critic": stats.loss.mean(), "loss_generator": g_loss.detach().mean()}
+        if stats.gradient_penalty is not None:
+            out["gradient_penalty"] = stats.gradient_penalty.mean()
+        if stats.wasserstein is not None:
+            out["wasserstein"] = stats.wasserstein.mean()
+        out["critic_steps"] = torch.tensor(float(steps))
+        return out
+
+    def run(self) -> dict[str, Any]:
+        """Train to ``train.iterations``; returns the final metrics dict."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        resumed = self.resume_if_possible()
+        if self.iteration >= self.total:
+            log.info("%s is already at iteration %d of %d: nothing to do", self.run_dir, self.iteration, self.total)
+            self.write_metrics("done")
+            return json.loads((self.run_dir / "metrics.json").read_text())
+        self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.iteration if resumed else None)
+        log.info(
+            "training %s with %s on %s (%s), %d classes, iterations %d..%d, run dir %s",
+            self.spec["name"],
+            to_plain(self.cfg.loss.name),
+            self.cfg.dataset.name,
+            self.device,
+            len(self.data.class_names),
+            self.iteration,
+            self.total,
+            self.run_dir,
+        )
+        self.write_metrics("running")
+        self._install_signal_handlers()
+        status, error = "failed", None
+        try:
+            status = self._loop()
+        except TrainingError as exc:
+            error = str(exc)
+            raise
+        except KeyboardInterrupt:
+            status, error = "interrupted", "KeyboardInterrupt"
+            raise
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._restore_signal_handlers()
+            self.writer.close()
+            self.write_metrics(status, error=error, rate=self.rate)
+        log.info("%s at iteration %d; run dir %s", status, self.iteration, self.run_dir)
+        return json.loads((self.run_dir / "metrics.json").read_text())
+
+    def _loop(self) -> str:
+        """Iterate until done or stopped by a signal; returns the final status."""
+        cfg = self.cfg.train
+        desc = f"train {self.spec['name']}/{to_plain(self.cfg.loss.name)}"
+        window_start, window_iters = time.time(), 0
+        with (
+            logging_redirect_tqdm(),
+            tqdm(
+                total=self.total,
+                initial=self.iteration,
+                desc=desc,
+                unit="it",
+                dynamic_ncols=True,
+                disable=not cfg.progress,
+                smoothing=0.1,
+            ) as bar,
+        ):
+            while self.iteration < self.total:
+                values = self.train_iteration()
+                self.iteration += 1
+                window_iters += 1
+                bar.update(1)
+                scalars = {k: float(v) for k, v in values.items()}
+                bad = [k for k, v in scalars.items() if not math.isfinite(v)]
+                if bad:
+                    raise TrainingError(
+                        f"{bad[0]} became {scalars[bad[0]]} at iteration {self.iteration}; stopped. "
+                        f"The last good checkpoint is {self.ckpt_dir / 'last.pt'} (iteration {self.last_saved}). "
+                        "Try a lower optimizer.lr or another loss."
+                    )
+                self.latest = scalars
+                it = self.iteration
+                if it % int(cfg.log_every) == 0 or it == self.total:
+                    now = time.time()
+                    self.rate = window_iters / max(now - window_start, 1e-9)
+                    window_start, window_iters = now, 0
+                    self.log_scalars(scalars)
+                    bar.set_postfix({"D": f"{scalars['loss_critic']:.3f}", "G": f"{scalars['loss_generator']:.3f}"})
+                if it % int(cfg.sample_every) == 0 or it == self.total:
+                    self.samples()
+                if it % int(cfg.checkpoint_every) == 0 or it in self.checkpoint_at or it == self.total:
+                    self.save()
+                if it % int(cfg.log_every) == 0:
+                    self.write_metrics("running", rate=self.rate)
+                if self._signal is not None and self._handle_stop_signal():
+                    return "interrupted"
+        return "done"
+
+    def log_scalars(self, scalars: dict[str, float]) -> None:
+        """TensorBoard scalars and one log line (iteration, losses, it/s, ETA)."""
+        it = self.iteration
+        for k, v in scalars.items():
+            self.writer.add_scalar(f"train/{k}", v, it)
+        self.writer.add_scalar("train/it_per_s", self.rate, it)
+        eta = (self.total - it) / self.rate if self.rate else float("nan")
+        losses = "  ".join(f"{k} {v:.4f}" for k, v in scalars.items() if k != "critic_steps")
+        log.info("iter %d/%d  %s  %.2f it/s  ETA %s", it, self.total, losses, self.rate, _format_seconds(eta))
+
+
+def _format_seconds(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = round(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h:d}:{m:02d}:{s:02d}"

@@ -1,0 +1,142 @@
+"""Resume: SIGKILL then rerun equals an uninterrupted run; SIGTERM/SIGUSR1 checkpoint and exit; NaN stops."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, compose, read_metrics, run_module, start_module
+
+from biogans.checkpoint import atomic_write, load_checkpoint
+from biogans.errors import ConfigError, TrainingError
+from biogans.trainer import Trainer
+
+ARGS = ["model=sep", "loss=wgangp", *TINY, "train.checkpoint_every=10", "train.checkpoint_at=[]", "seed=5"]
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "condition") -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def state_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sigkill_then_resume_ends_with_identical_weights(tmp_path):
+    total = 60
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    run_module("train", *ARGS, f"train.iterations={total}", f"hydra.run.dir={straight}")
+
+    proc = start_module("train", *ARGS, f"train.iterations={total}", f"hydra.run.dir={killed}")
+    last = killed / "checkpoints" / "last.pt"
+    wait_for(last.exists, what="the first checkpoint")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    interrupted_at = load_checkpoint(last)["iteration"]
+    assert 10 <= interrupted_at < total  # it really was killed mid-run
+    assert read_metrics(killed)["status"] == "running"  # SIGKILL leaves no chance to say otherwise
+
+    run_module("train", *ARGS, f"train.iterations={total}", f"hydra.run.dir={killed}")
+    assert f"from iteration {interrupted_at}" in (killed / "train.log").read_text()
+    a, b = load_checkpoint(straight / "checkpoints" / "last.pt"), load_checkpoint(last)
+    assert a["iteration"] == b["iteration"] == total
+    assert state_equal(a["generator"], b["generator"])
+    assert state_equal(a["critic"], b["critic"])
+    assert torch.equal(a["rng"], b["rng"])
+    assert read_metrics(killed)["status"] == "done"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1])
+def test_stop_signal_writes_a_checkpoint_and_exits_cleanly(tmp_path, sig):
+    run = tmp_path / "run"
+    args = [*ARGS, "train.iterations=400", f"hydra.run.dir={run}"]
+    proc = start_module("train", *args)
+    wait_for((run / "checkpoints" / "last.pt").exists, what="the first checkpoint")
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    metrics = read_metrics(run)
+    assert metrics["status"] == "interrupted"
+    stopped_at = metrics["iteration"]
+    assert 10 <= stopped_at < 400
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["iteration"] == stopped_at  # saved at the stop
+    assert sig.name in (run / "train.log").read_text()
+    # and the same command carries on from there
+    run_module("train", *[a.replace("iterations=400", f"iterations={stopped_at + 3}") for a in args])
+    assert read_metrics(run)["iteration"] == stopped_at + 3
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    cfg = compose("train", [*ARGS, "train.iterations=10"])
+    Trainer(cfg, run).run()
+    good = load_checkpoint(run / "checkpoints" / "last.pt")
+
+    cfg = compose("train", [*ARGS, "train.iterations=20"])
+    trainer = Trainer(cfg, run)
+    resume = trainer.resume_if_possible
+
+    def resume_then_poison() -> bool:  # a weight turns NaN right after the resume
+        resumed = resume()
+        with torch.no_grad():
+            next(trainer.generator.parameters()).fill_(float("nan"))
+        return resumed
+
+    trainer.resume_if_possible = resume_then_poison
+    with pytest.raises(TrainingError, match=r"became nan at iteration 11.*iteration 10"):
+        trainer.run()
+    metrics = read_metrics(run)
+    assert metrics["status"] == "failed" and "nan" in metrics["error"]
+    kept = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert kept["iteration"] == 10
+    assert state_equal(kept["generator"], good["generator"])
+
+
+def test_nan_run_from_the_command_line_fails_with_a_clear_message(tmp_path):
+    run = tmp_path / "run"
+    proc = run_module("train", *ARGS, "train.iterations=30", "optimizer.lr=inf", f"hydra.run.dir={run}", check=False)
+    assert proc.returncode == 1
+    assert "became nan" in proc.stderr and "Traceback" not in proc.stderr
+    assert read_metrics(run)["status"] == "failed"
+    assert not (run / "checkpoints" / "last.pt").exists()  # never a checkpoint of broken weights
+
+
+def test_resuming_with_another_model_is_refused(tmp_path):
+    run = tmp_path / "run"
+    run_module("train", *ARGS, "train.iterations=2", f"hydra.run.dir={run}")
+    proc = run_module("train", *ARGS, "model=dcgan", "train.iterations=4", f"hydra.run.dir={run}", check=False)
+    assert proc.returncode == 1 and "another model" in proc.stderr and "separable" in proc.stderr
+    with pytest.raises(ConfigError, match="loss=wgangp"):
+        Trainer(compose("train", [*ARGS, "loss=gan", "train.iterations=4"]), run).run()
+
+
+def test_a_finished_run_is_not_trained_again(tmp_path):
+    run = tmp_path / "run"
+    run_module("train", *ARGS, "train.iterations=2", f"hydra.run.dir={run}")
+    before = (run / "checkpoints" / "last.pt").stat().st_mtime_ns
+    proc = run_module("train", *ARGS, "train.iterations=2", f"hydra.run.dir={run}")
+    assert "nothing to do" in proc.stdout + proc.stderr + (run / "train.log").read_text()
+    assert (run / "checkpoints" / "last.pt").stat().st_mtime_ns == before
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path):
+    target = tmp_path / "last.pt"
+    atomic_write(target, lambda f: f.write(b"old"))
+
+    def broken(f):
+        f.write(b"half of the new")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, broken)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary left behind
