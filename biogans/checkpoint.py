@@ -98,10 +98,23 @@ def load_generator(path: str | Path, model: str | None = None, device: str | tor
     A biogans checkpoint rebuilds its generator from the model spec it carries. Call it on
     ``z`` of shape ``(B, nz)`` or ``(B, nz, 1, 1)``: it returns ``(B, channels, H, W)`` in
     [-1, 1] (``(n_classes, B, 2, H, W)`` for conditional models).
+
+    A state dict released with the original 2017 code carries no description of its
+    network, so it needs ``model=FAMILY`` (``dcgan``, ``sep``, ``star``, ``independent``,
+    ``independent_sep``, ``multichannel``, ``multichannel_sep``); ``**spec`` then overrides
+    the family's settings (see :mod:`biogans.models.legacy`).
     """
     from biogans.models import build_generator
 
     data = load_checkpoint(path)
+    # --- state dicts of the original 2017 code (biogans.models.legacy) ---
+    if not is_biogans_checkpoint(data):
+        from biogans.models import legacy
+
+        if model is not None:
+            return legacy.load_legacy_generator(data, model, source=path, **spec).to(device).eval()
+        legacy.reject_unnamed_legacy_state(data, path)  # a 2017 file needs model=FAMILY
+    # --- end of 2017 state dicts ---
     require_biogans_checkpoint(data, path)
     if model is not None and model != data["config"].get("name"):
         raise CheckpointError(f"{path} holds a {data['config'].get('name')!r} generator, not {model!r}")
