@@ -150,10 +150,39 @@ class TrainConfig:
     device: str = "auto"
 
 
+@dataclass
+class InterpolateConfig:
+    """``python -m biogans.interpolate``: a cell-cycle movie from a trained generator."""
+
+    #: the checkpoint to render (a biogans ``.pt`` file, or a 2017 file with ``model=FAMILY``)
+    generator: str = "???"  # OmegaConf's MISSING: the entry point says how to give it
+    #: null, or a model family (``model=star``) naming what a 2017 checkpoint holds
+    model: Optional[ModelConfig] = None
+    #: seed of the fixed batch of latent vectors (the trainer's sample-grid noise for this seed)
+    seed: int = 0
+    #: size of that batch; ``points`` index into it
+    batch_size: int = 64
+    #: null (three vectors picked with ``seed``) or [start, middle, end] indices into the batch
+    points: Optional[list[int]] = None
+    #: slerp frames per leg; the movie has 2 * steps - 1 frames
+    steps: int = 64
+    #: upscaling factor of the GIF and the strip (bicubic)
+    scale: int = 2
+    #: length of one loop of the GIF, in seconds
+    duration_s: float = 5.0
+    #: frames (evenly spaced) in the PNG strip
+    strip_frames: int = 8
+    #: a row of channel names above the GIF frames and the strip
+    caption: bool = True
+    #: auto (CUDA when present), cpu, cuda or cuda:N
+    device: str = "auto"
+
+
 def register_configs() -> None:
     """Register the schemas; the primary YAMLs name them first in their defaults lists."""
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="interpolate_schema", node=InterpolateConfig)
 
 
 def check_schema(cfg: DictConfig, schema: type) -> None:
