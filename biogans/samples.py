@@ -37,11 +37,15 @@ def sample_sheet(images: torch.Tensor, nrow: int = 8, max_rows: int = 8) -> torc
     """A grid (3, H', W') in [0, 1] of generated images.
 
     ``(B, 2, H, W)``: ``nrow`` images a row.  ``(n_classes, B, 2, H, W)``: one row per
-    latent vector (the first ``max_rows``), one column per class.
+    latent vector, one column per class; the ``max_rows`` vectors are spread evenly over
+    the batch (every 8th of 64), so with separable models' groups of 8 each row is a
+    different cell.
     """
     if images.dim() == 5:
-        n_classes = images.shape[0]
-        rows = images[:, :max_rows].transpose(0, 1).reshape(-1, *images.shape[2:])
+        n_classes, batch = images.shape[:2]
+        stride = max(1, batch // max_rows)
+        picked = images[:, ::stride][:, :max_rows]
+        rows = picked.transpose(0, 1).reshape(-1, *images.shape[2:])
         return make_grid(to_rgb(rows), nrow=n_classes, padding=2, pad_value=1.0)
     return make_grid(to_rgb(images), nrow=nrow, padding=2, pad_value=1.0)
 

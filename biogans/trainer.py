@@ -74,6 +74,11 @@ def make_train_data(cfg: DictConfig, device: torch.device, rng: torch.Generator)
     """Read the training folder onto ``device`` and build the view the model kind needs."""
     folder = load_folder(cfg.dataset, "train")
     kind = to_plain(cfg.model.kind)
+    if kind != ModelKind.joint.value and len(folder.class_names) < 2:
+        raise ConfigError(
+            f"model={cfg.model.name} renders one image per class and needs at least 2 classes, but "
+            f"{folder.root} gives {folder.class_names}; use model=dcgan or sep, or more dataset.classes"
+        )
     images = folder.images.to(device)
     batch_size = int(cfg.train.batch_size)
     if kind == ModelKind.joint.value:

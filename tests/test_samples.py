@@ -43,3 +43,6 @@ def test_sheet_png_layout(tmp_path):
     conditional = torch.rand(6, 64, 2, 48, 80) * 2 - 1
     grid = sample_sheet(conditional)  # 8 rows (latent vectors) x 6 columns (classes)
     assert grid.shape == (3, 8 * 50 + 2, 6 * 82 + 2)
+    # row r, column c shows class c of latent vector 8 r (one per group of shared red noise)
+    cell = grid[:, 2 + 3 * 50 : 2 + 3 * 50 + 48, 2 + 4 * 82 : 2 + 4 * 82 + 80]
+    assert torch.allclose(cell, to_rgb(conditional[4, 24]), atol=1e-6)
