@@ -188,28 +188,58 @@ class _Spec:
 _FAMILY_DEFAULTS: dict[str, dict[str, float]] = {
     # microtubule bundles along the axis, plus-end dots, a spindle bar in mitosis
     "filaments": {
-        "amp": 0.8, "line_sigma": 0.75, "end_dot": 0.7, "spindle_stage": 0.72, "spindle": 1.3,
-        "cyto": 0.08, "nucleus": 0.15, "curvature": 0.25,
+        "amp": 0.8,
+        "line_sigma": 0.75,
+        "end_dot": 0.7,
+        "spindle_stage": 0.72,
+        "spindle": 1.3,
+        "cyto": 0.08,
+        "nucleus": 0.15,
+        "curvature": 0.25,
     },
     # actin patches at the growing tips, moving to the division site
     "patches": {
-        "n_spots": 14, "amp": 1.0, "sigma": 0.85, "bipolar_stage": 0.4, "medial_stage": 0.8,
-        "medial_spread": 1.3, "cortex": 0.2, "ring": 0.0, "cyto": 0.06,
+        "n_spots": 14,
+        "amp": 1.0,
+        "sigma": 0.85,
+        "bipolar_stage": 0.4,
+        "medial_stage": 0.8,
+        "medial_spread": 1.3,
+        "cortex": 0.2,
+        "ring": 0.0,
+        "cyto": 0.06,
     },
     # diffuse cytoplasm, optionally dimmer or brighter at the nucleus, at tips, at septum
     "diffuse": {
-        "cyto": 1.0, "uneven": 0.3, "nucleus_dim": 0.55, "nucleus_bright": 0.0, "tips": 0.0,
+        "cyto": 1.0,
+        "uneven": 0.3,
+        "nucleus_dim": 0.55,
+        "nucleus_bright": 0.0,
+        "tips": 0.0,
         "septum": 0.0,
     },
     # spindle pole body dots near the nucleus, a medial ring late
     "spb_ring": {
-        "amp": 1.0, "sigma": 0.9, "separation_stage": 0.6, "ring_stage": 0.82, "ring": 0.9,
-        "cyto": 0.1, "nucleus": 0.18,
+        "amp": 1.0,
+        "sigma": 0.9,
+        "separation_stage": 0.6,
+        "ring_stage": 0.82,
+        "ring": 0.9,
+        "cyto": 0.1,
+        "nucleus": 0.18,
     },
     # polarity spots at the cell tips, monopolar when the cell is young
     "tips": {
-        "n_spots": 8, "amp": 1.0, "sigma": 0.9, "rho_lo": 0.55, "rho_hi": 0.9, "phi_max": 0.55,
-        "bipolar_stage": 0.4, "new_end_early": 0.15, "cyto": 0.05, "mt_dots": 0.25,
+        "n_spots": 8,
+        "amp": 1.0,
+        "sigma": 0.9,
+        "rho_lo": 0.55,
+        "rho_hi": 0.9,
+        "phi_max": 0.55,
+        "bipolar_stage": 0.4,
+        "new_end_early": 0.15,
+        "cyto": 0.05,
+        "mt_dots": 0.25,
     },
 }
 
@@ -224,14 +254,31 @@ _PAPER_SPECS: dict[str, _Spec] = {
     # middle and a continuous ring under them.
     "Fim1": _Spec(
         "patches",
-        {"n_spots": 16, "sigma": 0.95, "bipolar_stage": 0.35, "medial_stage": 0.77, "medial_spread": 1.6,
-         "cortex": 0.25, "ring": 0.35, "cyto": 0.08},
+        {
+            "n_spots": 16,
+            "sigma": 0.95,
+            "bipolar_stage": 0.35,
+            "medial_stage": 0.77,
+            "medial_spread": 1.6,
+            "cortex": 0.25,
+            "ring": 0.35,
+            "cyto": 0.08,
+        },
     ),
     # Close to Tea1 on purpose: weaker, more spread tip signal, more cytoplasm.
     "Tea4": _Spec(
         "tips",
-        {"amp": 0.8, "sigma": 1.05, "rho_lo": 0.4, "rho_hi": 0.9, "phi_max": 0.8, "bipolar_stage": 0.45,
-         "new_end_early": 0.2, "cyto": 0.09, "mt_dots": 0.15},
+        {
+            "amp": 0.8,
+            "sigma": 1.05,
+            "rho_lo": 0.4,
+            "rho_hi": 0.9,
+            "phi_max": 0.8,
+            "bipolar_stage": 0.45,
+            "new_end_early": 0.2,
+            "cyto": 0.09,
+            "mt_dots": 0.15,
+        },
     ),
 }
 
@@ -392,16 +439,35 @@ def _sample_cells(rng: np.random.Generator, n: int, height: int, width: int) -> 
     q = np.maximum(np.abs(u) - a, 0.0)
     d = np.sqrt(q * q + v * v) - r
     return _Cells(
-        s=_px(s), half_len=half_len, r=r, a=a, cx=cx, cy=cy, cos=cos, sin=sin, old_end=_px(old_end),
-        u=u, v=v, d=d, inside=_sigmoid(-d / 0.6), xs=xs, ys=ys, scale=scale,
+        s=_px(s),
+        half_len=half_len,
+        r=r,
+        a=a,
+        cx=cx,
+        cy=cy,
+        cos=cos,
+        sin=sin,
+        old_end=_px(old_end),
+        u=u,
+        v=v,
+        d=d,
+        inside=_sigmoid(-d / 0.6),
+        xs=xs,
+        ys=ys,
+        scale=scale,
     )
 
 
 def _cell_info(c: _Cells) -> dict[str, np.ndarray]:
     """The fields of :class:`CellInfo` for one chunk, as flat arrays."""
     fields = {
-        "stage": c.s, "length": 2.0 * c.half_len, "diameter": 2.0 * c.r, "angle": np.arctan2(c.sin, c.cos),
-        "centre_x": c.cx, "centre_y": c.cy, "old_end": c.old_end,
+        "stage": c.s,
+        "length": 2.0 * c.half_len,
+        "diameter": 2.0 * c.r,
+        "angle": np.arctan2(c.sin, c.cos),
+        "centre_x": c.cx,
+        "centre_y": c.cy,
+        "old_end": c.old_end,
     }
     return {k: v.reshape(-1) for k, v in fields.items()}
 
@@ -778,7 +844,9 @@ def _write_class(folder: Path, images: torch.Tensor) -> None:
     with warnings.catch_warnings():
         # torchvision 0.29 deprecates its image codecs (in favour of torchcodec) with a
         # warning per call; the codec itself is what this project uses for PNG I/O.
-        warnings.filterwarnings("ignore", message=".*image decoding and encoding.*deprecated", category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message=".*image decoding and encoding.*deprecated", category=DeprecationWarning
+        )
         for i, image in enumerate(images):
             # Level 1: PNG is lossless at any level, and level 6 (the default) makes
             # encoding, not rendering, the bottleneck.
@@ -931,7 +999,10 @@ def ensure_synthetic(
             n_images = len(names) * (n_train + n_test)
             logger.info(
                 "generated synthetic LIN data (%d classes, %d images) in %.1f s at %s",
-                len(names), n_images, time.perf_counter() - start, folder,
+                len(names),
+                n_images,
+                time.perf_counter() - start,
+                folder,
             )
         elif not complete():
             raise DataError(f"{folder} exists but is not a complete synthetic dataset; delete it and retry")
