@@ -95,7 +95,8 @@ def require_biogans_checkpoint(data: dict[str, Any], path: str | Path) -> None:
 def load_generator(path: str | Path, model: str | None = None, device: str | torch.device = "cpu", **spec: Any):
     """The generator stored in a checkpoint, in eval mode, on ``device``.
 
-    A biogans checkpoint rebuilds its generator from the model spec it carries. Call it on
+    A biogans checkpoint rebuilds its generator from the model spec it carries (kept as
+    ``generator.spec``: family, class names, image size ...).  Call it on
     ``z`` of shape ``(B, nz)`` or ``(B, nz, 1, 1)``: it returns ``(B, channels, H, W)`` in
     [-1, 1] (``(n_classes, B, 2, H, W)`` for conditional models).
 
@@ -118,8 +119,10 @@ def load_generator(path: str | Path, model: str | None = None, device: str | tor
     require_biogans_checkpoint(data, path)
     if model is not None and model != data["config"].get("name"):
         raise CheckpointError(f"{path} holds a {data['config'].get('name')!r} generator, not {model!r}")
-    generator = build_generator({**data["config"], **spec})
+    spec = {**data["config"], **spec}
+    generator = build_generator(spec)
     load_state(generator, data["generator"], path, "generator")
+    generator.spec = spec  # what evaluation tools read (class names, family)
     return generator.to(device).eval()
 
 

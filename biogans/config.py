@@ -178,11 +178,102 @@ class InterpolateConfig:
     device: str = "auto"
 
 
+class C2STMode(Enum):
+    fake_vs_real = "fake_vs_real"  # a trained generator against real images
+    real_vs_real = "real_vs_real"  # two sets of real images (the paper's Table 1 and baseline)
+
+
+class DataSet(Enum):
+    """Which set of a data set: its training folder (``dataset.root``) or its test folder."""
+
+    train = "train"
+    test = "test"
+
+
+@dataclass
+class PrepareConfig:
+    """``python -m biogans.prepare``: the paper's evaluation splits as index files."""
+
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    n_splits: int = 10
+
+
+@dataclass
+class C2STConfig:
+    """``python -m biogans.c2st``: the classifier two-sample test of PAPER.md."""
+
+    mode: C2STMode = C2STMode.fake_vs_real
+    #: fake_vs_real: the generator checkpoint (a biogans .pt file, or a 2017 file with model=FAMILY)
+    generator: Optional[str] = None
+    #: null, or the model family of a 2017 checkpoint (model=star)
+    model: Optional[ModelConfig] = None
+    #: the critic's loss (and, through optimizer=paper_<loss>, its optimizer); no WGAN warm-up
+    loss: LossConfig = field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    #: which of the evaluation splits (0..n_splits-1) of `python -m biogans.prepare`
+    split: int = 0
+    #: fake_vs_real: the set whose split gives the real images (the paper: the test set)
+    real_set: DataSet = DataSet.test
+    #: real_vs_real: [A, B] compares class A of sets[0] with class B of sets[1];
+    #: null compares all dataset.classes together (the paper's 6-class baseline)
+    classes: Optional[list[str]] = None
+    #: real_vs_real: the sets giving images a and b (Table 1: [train, test]; baseline: [test, train])
+    sets: list[DataSet] = field(default_factory=lambda: [DataSet.train, DataSet.test])
+    #: critic training steps
+    iterations: int = 5000
+    batch_size: int = 64
+    #: width of the fresh critic (its architecture follows the generator's family)
+    ndf: int = 64
+    #: passes over the split's test half when scoring
+    eval_passes: int = 5
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+
+
+class Optimise(Enum):
+    joint = "joint"  # all of z on both channels
+    separable = "separable"  # red noise on red, then green noise on green (green-on-red models)
+
+
+@dataclass
+class ReconstructConfig:
+    """``python -m biogans.reconstruct``: test images reconstructed through the latent space."""
+
+    generator: Optional[str] = None
+    model: Optional[ModelConfig] = None
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    optimise: Optimise = Optimise.joint
+    #: the set whose images are reconstructed (the paper: the test set)
+    set: DataSet = DataSet.test
+    #: classes to reconstruct; null: the generator's classes
+    classes: Optional[list[str]] = None
+    #: at most this many images per class (null: all of them)
+    max_images_per_class: Optional[int] = None
+    #: images per class optimised together
+    batch_size: int = 64
+    #: random restarts per image; the best by L2 is kept
+    trials: int = 5
+    #: L-BFGS steps (per stage for separable) and its settings
+    steps: int = 50
+    lr: float = 0.05
+    max_iter: int = 20
+    #: panel rows ([target | reconstruction | initial | nearest neighbour]) saved per class
+    panels: int = 16
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+
+
 def register_configs() -> None:
     """Register the schemas; the primary YAMLs name them first in their defaults lists."""
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="interpolate_schema", node=InterpolateConfig)
+    cs.store(name="prepare_schema", node=PrepareConfig)
+    cs.store(name="c2st_schema", node=C2STConfig)
+    cs.store(name="reconstruct_schema", node=ReconstructConfig)
 
 
 def check_schema(cfg: DictConfig, schema: type) -> None:

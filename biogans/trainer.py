@@ -144,6 +144,7 @@ class Trainer:
             "config": self.spec,
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),
+            "loss": to_plain(self.cfg.loss.name),
         }
         if full:
             payload.update(
@@ -153,7 +154,6 @@ class Trainer:
                 cpu_rng=torch.get_rng_state(),
                 batches=self.data.batches.state_dict(),
                 data_fingerprint=self.data.fingerprint,
-                loss=to_plain(self.cfg.loss.name),
                 snapshots=list(self.snapshots),
                 run_config=to_plain(self.cfg),
             )

@@ -54,14 +54,10 @@ def test_every_joint_model_and_loss_trains_end_to_end(tmp_path, model, loss):
     assert "samples" in tags["images"]
 
 
-def test_training_moves_the_generator_towards_the_data(tmp_path):
+def test_training_moves_the_generator_towards_the_data(trained_run):
     """150 GAN iterations already draw cells where the data has them: the generated mean red
     image correlates with the real one (an untrained generator does not) and the background darkens."""
-    run = tmp_path / "run"
-    run_module(
-        "train", "model=dcgan", "loss=gan", *TINY_DATA, "model.ngf=32", "model.ndf=32", "train.batch_size=32",
-        "train.iterations=150", "train.checkpoint_at=[]", "train.progress=false", "device=cpu", f"hydra.run.dir={run}",
-    )  # fmt: skip
+    run = trained_run
     cfg = compose("train", TINY_DATA)
     real = load_folder(cfg.dataset, "train").images.float() / 255
     trained = biogans.load_generator(run / "checkpoints" / "last.pt")

@@ -737,6 +737,7 @@ def load_legacy_generator(
     converted = convert_generator_state(state, spec, where)
     generator = build_generator(spec)
     generator.load_state_dict(converted, strict=True)
+    generator.spec = dict(spec)  # what evaluation tools read (class names, family)
     return generator.eval()
 
 

@@ -1,0 +1,1 @@
+"""Evaluation of trained generators: the two-sample test, reconstruction, and reports."""

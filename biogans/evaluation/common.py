@@ -1,0 +1,104 @@
+"""What the evaluation tools share: where split files live, which images a split gives,
+and whether a generator fits the data it is judged on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from biogans.config import ModelKind, to_plain
+from biogans.data.lin import LinFolder, read_lin_folder
+from biogans.data.sources import dataset_roots
+from biogans.data.splits import load_split
+from biogans.errors import ConfigError
+from biogans.models import build_critic, is_conditional
+from biogans.models.views import StarView
+
+
+def splits_dir(dataset_cfg: Any) -> Path:
+    """Where ``biogans.prepare`` writes (and the tools read) the split files of a data set.
+
+    ``dataset.splits_dir`` when given; otherwise a folder in the cache named after the data
+    set and its resolved folders, so every tool finds the splits of the same folders.
+    """
+    if dataset_cfg.splits_dir is not None:
+        return Path(str(dataset_cfg.splits_dir)).expanduser()
+    train_root, test_root = dataset_roots(dataset_cfg)
+    key = f"{train_root.resolve()}|{test_root.resolve() if test_root is not None else ''}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return Path(str(dataset_cfg.cache_dir)).expanduser() / "splits" / f"{dataset_cfg.name}-{digest}"
+
+
+def read_set(dataset_cfg: Any, which: str, classes: Sequence[str] | None = None) -> LinFolder:
+    """The ``train`` (``dataset.root``) or ``test`` (``dataset.test_root``) folder, with ``classes``
+    (default: ``dataset.classes``, or every class folder)."""
+    train_root, test_root = dataset_roots(dataset_cfg)
+    which = to_plain(which)
+    if which == "test" and test_root is None:
+        raise ConfigError(f"this needs the test folder of dataset={dataset_cfg.name}: give dataset.test_root=PATH")
+    root = train_root if which == "train" else test_root
+    if classes is None and dataset_cfg.classes is not None:
+        classes = list(dataset_cfg.classes)
+    size = [int(s) for s in dataset_cfg.image_size]
+    return read_lin_folder(root, classes=classes, image_size=(size[0], size[1]))
+
+
+def split_pools(
+    dataset_cfg: Any, folder: LinFolder, which: str, index: int, half: str, classes: Sequence[str]
+) -> list[torch.Tensor]:
+    """One index tensor per class: that class's images in ``half`` of split ``index`` of set ``which``."""
+    split = load_split(splits_dir(dataset_cfg), to_plain(which), int(index), folder)
+    return [split.indices(folder, half, [name]) for name in classes]
+
+
+def check_generator_classes(spec: Mapping[str, Any], class_names: Sequence[str], source: str) -> None:
+    """A generator is judged on the classes it was trained on, in its order.
+
+    A conditional or multi-channel generator renders one image per class: the data must
+    have exactly its classes.  A joint model learnt its classes merged: the data must be
+    those classes (in any order).
+    """
+    trained = list(spec["class_names"])
+    data = list(class_names)
+    if spec["kind"] == ModelKind.joint.value:
+        if sorted(trained) != sorted(data):
+            raise ConfigError(
+                f"{source} was trained on classes {trained}, but the data has {data}; "
+                f"set dataset.classes={_as_override(trained)}"
+            )
+    elif trained != data:
+        raise ConfigError(
+            f"{source} renders {len(trained)} classes {trained}, but the data gives {len(data)} classes {data}; "
+            f"set dataset.classes={_as_override(trained)}"
+        )
+
+
+def _as_override(names: Sequence[str]) -> str:
+    return "[" + ",".join(names) + "]"
+
+
+def class_view(generator: nn.Module) -> nn.Module:
+    """A generator that renders ``(n_classes, B, 2, H, W)`` (conditional) or ``(B, 2, H, W)`` (joint):
+    multi-channel generators are seen through their star-shaped view."""
+    if generator.spec["kind"] == ModelKind.multichannel.value:
+        return StarView(generator)
+    return generator
+
+
+def is_class_conditional(spec: Mapping[str, Any]) -> bool:
+    """Whether evaluation is per class: conditional and multi-channel generators."""
+    return is_conditional(spec) or spec["kind"] == ModelKind.multichannel.value
+
+
+def fresh_critic(spec: Mapping[str, Any], batchnorm: bool, ndf: int) -> nn.Module:
+    """The two-sample test's critic for a generator: a DCGAN critic for joint models, one per
+    class (star-shaped) for conditional and multi-channel ones, with ``ndf`` and BN by loss."""
+    if is_class_conditional(spec):
+        spec = {**spec, "kind": ModelKind.star.value, "separable": True}
+    return build_critic(spec, batchnorm=batchnorm, ndf=ndf)
