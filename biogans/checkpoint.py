@@ -6,16 +6,13 @@ spec, see :mod:`biogans.models`), ``generator`` and ``critic`` (state dicts).  T
 resumable one (``checkpoints/last.pt``) also has both optimizers, the RNG state, the batch
 sampler's position and the resolved run config.
 
-Writes go to a temporary file in the same folder, are fsynced, then renamed over the
-target, so a kill at any moment leaves either the old file or the new one, never half a
-file.
+Writes are atomic (:func:`biogans.files.atomic_write`), so a kill at any moment leaves
+either the old file or the new one, never half a file.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,34 +20,9 @@ from typing import Any
 import torch
 
 from biogans.errors import CheckpointError
+from biogans.files import atomic_write
 
 FORMAT = "biogans-checkpoint-v1"
-
-# mkstemp makes files readable by their owner only; written files get the usual mode
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write(path: str | Path, write) -> None:
-    """Call ``write(file_object)`` on a temporary file, fsync it, rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:

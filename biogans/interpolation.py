@@ -44,9 +44,10 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
-from biogans.checkpoint import atomic_write, is_biogans_checkpoint, load_checkpoint, load_generator
+from biogans.checkpoint import is_biogans_checkpoint, load_checkpoint, load_generator
 from biogans.config import PAPER_6_CLASSES
 from biogans.errors import CheckpointError, ConfigError
+from biogans.files import atomic_write
 from biogans.models.views import star_view
 from biogans.samples import fixed_noise
 

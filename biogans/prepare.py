@@ -10,16 +10,15 @@ named after the data set), where ``biogans.c2st`` looks for them.
 
 from __future__ import annotations
 
-import json
 import logging
 
 import hydra
 from omegaconf import DictConfig
 
-from biogans.checkpoint import atomic_write
 from biogans.cli import CONFIG_DIR, run_dir, run_entry
 from biogans.config import PrepareConfig, check_schema
 from biogans.errors import ConfigError
+from biogans.files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +52,7 @@ def prepare(cfg: DictConfig) -> dict:
             "classes": folder.class_counts(),
             "files": [str(p) for p in paths],
         }
-    text = json.dumps(summary, indent=2) + "\n"
-    atomic_write(run_dir() / "prepare.json", lambda f: f.write(text.encode()))
+    write_json(run_dir() / "prepare.json", summary)
     sets = ", ".join(
         f"{which} ({sum(info['classes'].values())} images, {len(info['classes'])} classes)"
         for which, info in summary["sets"].items()

@@ -30,12 +30,13 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from biogans.checkpoint import atomic_write, load_checkpoint, require_biogans_checkpoint, save_checkpoint
+from biogans.checkpoint import load_checkpoint, require_biogans_checkpoint, save_checkpoint
 from biogans.config import ModelKind, to_plain
 from biogans.data.batches import Batches
 from biogans.data.sources import load_folder
 from biogans.data.splits import folder_fingerprint
 from biogans.errors import CheckpointError, ConfigError, TrainingError
+from biogans.files import write_json
 from biogans.losses import critic_step, make_loss, make_optimizer
 from biogans.models import build_critic, build_generator, make_spec
 from biogans.samples import fixed_noise, sample_sheet, write_png
@@ -241,8 +242,7 @@ class Trainer:
             "snapshots": [f"checkpoints/{s}" for s in self.snapshots],
             "error": error,
         }
-        text = json.dumps(metrics, indent=2) + "\n"
-        atomic_write(self.run_dir / "metrics.json", lambda f: f.write(text.encode()))
+        write_json(self.run_dir / "metrics.json", metrics)
 
     # ------------------------------------------------------------------------ signals
     def _on_signal(self, signum: int, frame: Any) -> None:

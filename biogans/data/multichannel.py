@@ -40,10 +40,10 @@ from typing import Any, Literal
 
 import torch
 
-from biogans.checkpoint import atomic_write
 from biogans.data.batches import Batches, normalise, random_flips
 from biogans.data.lin import LinFolder
 from biogans.errors import DataError
+from biogans.files import atomic_write
 
 __all__ = [
     "N_NEIGHBOURS",

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +43,7 @@ import torch
 
 from biogans.data.lin import LinFolder
 from biogans.errors import ConfigError, DataError
+from biogans.files import write_json
 
 __all__ = [
     "HALVES",
@@ -148,21 +147,6 @@ def make_splits(folder: LinFolder, n_splits: int = N_SPLITS, set_name: str | Non
     return records
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder then rename, so that a reader
-    (or a crash) never sees a half-written split file."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def _existing_split_indices(split_dir: Path) -> list[int]:
     try:
         names = [p.name for p in split_dir.iterdir()]
@@ -190,7 +174,7 @@ def write_splits(folder: LinFolder, out_dir: str | Path, set_name: str, n_splits
         paths = []
         for record in records:
             path = split_dir / f"split_{record['split']}.json"
-            _atomic_write_text(path, json.dumps(record, indent=1) + "\n")
+            write_json(path, record)
             paths.append(path)
         for stale in _existing_split_indices(split_dir):
             if stale >= n_splits:
