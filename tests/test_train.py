@@ -98,3 +98,25 @@ def test_checkpoint_is_loadable_with_weights_only_and_carries_the_model_config(t
         assert key in last
     assert last["config"]["separable"] is True and last["config"]["ngf"] == 16
     assert last["config"]["class_names"] == ["Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1"]
+
+
+def test_training_on_lin_folders_of_your_own(tmp_path):
+    """dataset=lin reads any LIN-layout folder: here two classes of real PNGs written by the test."""
+    from torchvision.io import write_png
+
+    root = tmp_path / "MyData_train"
+    for i, cls in enumerate(["GeneA", "GeneB"]):
+        (root / cls).mkdir(parents=True)
+        for j in range(20):
+            image = torch.zeros(3, 48, 80, dtype=torch.uint8)
+            image[0, 14:34, 10 + j : 60 + j] = 200  # a red bar, a green blob per class
+            image[1, 18:30, 20 + 20 * i : 30 + 20 * i] = 150
+            write_png(image, str(root / cls / f"cell_{j:03d}.png"))
+    run = tmp_path / "run"
+    run_module(
+        "train", "dataset=lin", f"dataset.root={root}", "model=sep", "loss=gan", "model.ngf=16", "model.ndf=16",
+        "train.batch_size=8", "train.iterations=3", "train.progress=false", "device=cpu", f"hydra.run.dir={run}",
+    )  # fmt: skip
+    metrics = read_metrics(run)
+    assert metrics["status"] == "done" and metrics["dataset"] == "lin" and metrics["classes"] == ["GeneA", "GeneB"]
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["config"]["class_names"] == ["GeneA", "GeneB"]
