@@ -12,7 +12,6 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,10 +23,11 @@ log = logging.getLogger("biogans")
 
 def config_dir() -> str:
     """Absolute path of the Hydra configs: the repository's ``conf/``, or the installed copy."""
-    repo_conf = Path(__file__).resolve().parent.parent / "conf"
+    package = Path(__file__).resolve().parent
+    repo_conf = package.parent / "conf"  # a checkout (editable install)
     if (repo_conf / "train.yaml").is_file():
         return str(repo_conf)
-    return str(resources.files("biogans.conf"))
+    return str(package / "conf")  # a wheel installs conf/ as biogans/conf
 
 
 CONFIG_DIR = config_dir()

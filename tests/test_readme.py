@@ -29,3 +29,12 @@ def test_constraints_pin_pypi_torch_not_the_local_cpu_wheel():
     assert "+cpu" not in pins["torch"]
     for package in ("torch", "torchvision", "hydra-core", "omegaconf", "submitit", "hydra-submitit-launcher"):
         assert package in pins, package
+
+
+def test_every_subpackage_is_installed_by_pyproject():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "biogans").rglob("__init__.py")}
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages"
+    assert "biogans.conf" in listed  # the Hydra configs travel with a wheel
