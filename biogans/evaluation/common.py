@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from biogans.checkpoint import is_biogans_checkpoint, load_checkpoint
 from biogans.config import ModelKind, to_plain
 from biogans.data.lin import LinFolder, read_lin_folder
 from biogans.data.sources import dataset_roots
@@ -102,3 +103,30 @@ def fresh_critic(spec: Mapping[str, Any], batchnorm: bool, ndf: int) -> nn.Modul
     if is_class_conditional(spec):
         spec = {**spec, "kind": ModelKind.star.value, "separable": True}
     return build_critic(spec, batchnorm=batchnorm, ndf=ndf)
+
+
+def check_image_size(spec: Mapping[str, Any], dataset_cfg: Any, source: str) -> None:
+    """Refuse a generator whose image size is not the data's, naming the override that fits."""
+    data = [int(s) for s in dataset_cfg.image_size]
+    made = [int(s) for s in spec["image_size"]]
+    if made != data:
+        raise ConfigError(
+            f"{source} renders {made[0]} x {made[1]} images but dataset.image_size is {data}; "
+            f"set dataset.image_size=[{made[0]},{made[1]}]"
+        )
+
+
+def generator_info(path: Path, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What a result file records about the judged generator: its file, family, the training
+    iteration and loss of its checkpoint (None for a 2017 file), and its run directory."""
+    data = load_checkpoint(path)
+    ours = is_biogans_checkpoint(data)
+    run = path.parent.parent
+    return {
+        "path": str(path),
+        "model": spec.get("name"),
+        "kind": spec.get("kind"),
+        "iteration": int(data["iteration"]) if ours and data.get("iteration") is not None else None,
+        "train_loss": data.get("loss") if ours else None,
+        "run_dir": str(run) if (run / "metrics.json").is_file() else None,
+    }

@@ -1,0 +1,211 @@
+"""``python -m biogans.c2st``: the classifier two-sample test, fake vs real and real vs real.
+
+Thresholds come from measurements on the tiny synthetic data (batch 8, ndf 16, WGAN-GP,
+splits 0-2 x seeds 0-1, 100 critic steps as in the tests; 200 steps in brackets):
+
+* real vs real, Tea1 (train set) vs Tea1 (test set): scores -0.80 .. -0.00, mean -0.17
+  [-0.02 .. 1.03, mean 0.25]; Tea1 vs Cki2: 15.4 .. 24.9, mean 20.8 [24.5 .. 29.4, mean 28.1];
+* fake vs real, the ``trained_run`` generator at iteration 1: 180.6 .. 183.8, mean 182.5
+  [211.4 .. 215.2, mean 213.3]; at iteration 150: 71.8 .. 76.4, mean 74.2 [84.3 .. 85.9, mean 85.2].
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, TINY_DATA, compose, run_module
+
+from biogans.data.splits import write_splits
+from biogans.evaluation.c2st import run_c2st, score_critic, two_sample_test
+from biogans.evaluation.common import fresh_critic, read_set
+from biogans.losses import make_loss, make_optimizer
+
+#: small critic and batches: every test run takes seconds on 2 cores
+SMALL = [*TINY_DATA, "batch_size=8", "ndf=16", "device=cpu", "progress=false"]
+
+
+def c2st_json(run: Path) -> dict:
+    return json.loads((run / "c2st.json").read_text())
+
+
+def run_c2st_in_process(*overrides: str) -> dict:
+    return run_c2st(compose("c2st", [*SMALL, *overrides]))
+
+
+# --------------------------------------------------------------------------- real vs real
+
+
+def test_two_halves_of_one_class_are_closer_than_two_classes(prepared_splits, tmp_path):
+    scores = {}
+    for pair in ("Tea1,Tea1", "Tea1,Cki2"):
+        run = tmp_path / pair.replace(",", "_")
+        proc = run_module(
+            "c2st", *SMALL, "mode=real_vs_real", f"classes=[{pair}]", "split=3", "iterations=100",
+            f"hydra.run.dir={run}",
+        )  # fmt: skip
+        result = c2st_json(run)
+        assert result["mode"] == "real_vs_real" and result["generator"] is None and result["per_class"] is None
+        assert "real" not in result
+        a, b = pair.split(",")
+        assert result["a"] == {"set": "train", "classes": [a]} and result["b"] == {"set": "test", "classes": [b]}
+        assert f"[a: {a} (train), b: {b} (test)]" in proc.stdout
+        scores[pair] = result["score"]
+    # measured (module docstring): same class <= 0.0, different classes >= 15.4
+    assert scores["Tea1,Tea1"] < 3.0 and scores["Tea1,Cki2"] > 10.0, scores
+
+
+def test_same_seed_same_score_and_small_halves_shrink_the_batch(prepared_splits, caplog):
+    common = ["mode=real_vs_real", "classes=[Tea1,Cki2]", "iterations=5", "eval_passes=2"]
+    first = run_c2st_in_process(*common)
+    assert run_c2st_in_process(*common)["score"] == first["score"]
+    assert run_c2st_in_process(*common, "seed=1")["score"] != first["score"]
+    # halves of 12 (Cki2 of the 24-image test set) and 24 images: batches of 12, with a warning
+    with caplog.at_level(logging.WARNING, logger="biogans.evaluation.c2st"):
+        small = run_c2st_in_process(*common, "batch_size=64")
+    assert small["batch_size"] == 64 and small["batch_size_used"] == {"train": 12, "test": 12}
+    assert "fewer than batch_size=64" in caplog.text
+    assert small["eval_batches"] == 2  # one batch of 12 per pass over the smaller test half
+
+
+# --------------------------------------------------------------------------- fake vs real
+
+
+def test_trained_generator_scores_better_than_untrained(trained_run, prepared_splits, tmp_path):
+    common = [*SMALL, "loss=wgangp", "split=3", "iterations=100"]
+    trained = trained_run / "checkpoints" / "iter_0000150.pt"
+    proc = run_module("c2st", *common, f"generator={trained}", f"hydra.run.dir={tmp_path}")
+    result = c2st_json(tmp_path)
+    assert result["format"] == "biogans-c2st-v1" and result["mode"] == "fake_vs_real"
+    assert result["generator"] == {
+        "path": str(trained),
+        "model": "dcgan",
+        "kind": "joint",
+        "iteration": 150,
+        "train_loss": "gan",
+        "run_dir": str(trained_run),
+    }
+    assert result["per_class"] is None  # a joint model is judged on its classes merged
+    assert result["real"] == {"set": "test", "classes": ["Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1"]}
+    for key, value in {"loss": "wgangp", "split": 3, "iterations": 100, "batch_size": 8, "ndf": 16}.items():
+        assert result[key] == value
+    assert result["eval_passes"] == 5 and result["seed"] == 0 and result["device"] == "cpu"
+    assert result["eval_batches"] == 5 * (6 * 12 // 8)  # 5 passes of whole batches over the merged test half
+    assert [step for step, _ in result["train_curve"]] == list(range(1, 101))
+    assert result["elapsed_s"] > 0
+    summary = (
+        f"biogans.c2st: fake_vs_real wgangp split 3: score {result['score']:.3f} [generator {trained}, iteration 150]"
+    )
+    assert summary in proc.stdout
+
+    untrained = run_c2st(compose("c2st", [*common, f"generator={trained_run / 'checkpoints' / 'iter_0000001.pt'}"]))
+    assert untrained["generator"]["iteration"] == 1
+    # measured (module docstring): 180.6 .. 183.8 untrained, 71.8 .. 76.4 trained
+    assert result["score"] < 130.0 and untrained["score"] > 130.0, (result["score"], untrained["score"])
+
+
+def test_conditional_generator_is_scored_per_class(prepared_splits, tmp_path):
+    run_module("train", "model=star", "loss=gan", *TINY, "train.iterations=2", f"hydra.run.dir={tmp_path / 'star'}")
+    ckpt = tmp_path / "star" / "checkpoints" / "last.pt"
+    proc = run_module(
+        "c2st", *SMALL, f"generator={ckpt}", "loss=gan", "iterations=10", "eval_passes=1",
+        f"hydra.run.dir={tmp_path / 'c2st'}",
+    )  # fmt: skip
+    result = c2st_json(tmp_path / "c2st")
+    classes = ["Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1"]
+    assert list(result["per_class"]) == classes
+    assert math.isclose(result["score"], sum(result["per_class"].values()) / 6, rel_tol=1e-5)
+    assert result["generator"]["kind"] == "star" and result["generator"]["iteration"] == 2
+    assert result["real"]["classes"] == classes
+    assert "(Alp14 " in proc.stdout and ", iteration 2]" in proc.stdout
+
+
+def test_gan_and_wgan_run_and_wgan_keeps_the_critic_clipped(trained_run, prepared_splits):
+    generator = f"generator={trained_run / 'checkpoints' / 'last.pt'}"
+    for loss in ("gan", "wgan"):
+        result = run_c2st_in_process(generator, f"loss={loss}", "iterations=10", "eval_passes=1")
+        assert result["loss"] == loss and math.isfinite(result["score"])
+    # the critic of the test itself: WGAN clips it after every step, and scoring never updates it
+    spec = {"name": "dcgan", "kind": "joint", "separable": False, "red_portion": 0.5, "nz": 8, "ngf": 8, "ndf": 8,
+            "n_classes": 1, "class_names": ["A"], "image_size": [48, 80], "critic_batchnorm": True}  # fmt: skip
+    cfg = compose("c2st", ["loss=wgan"])  # with the paper's RMSprop
+    critic = fresh_critic(spec, batchnorm=True, ndf=8)
+    loss = make_loss(cfg.loss)
+    optimizer = make_optimizer(cfg.optimizer, critic.parameters())
+    rng = torch.Generator().manual_seed(0)
+
+    def draw(shift: float):
+        return lambda: torch.rand(4, 2, 48, 80, generator=rng) + shift
+
+    result = two_sample_test(critic, loss, optimizer, draw(0.0), draw(0.5), draw(0.0), draw(0.5), 5, 2, rng)
+    assert all(p.abs().max() <= 0.01 + 1e-7 for p in critic.parameters())
+    assert len(result.train_curve) == 5 and result.per_class_scores is None
+    before = [p.clone() for p in critic.parameters()]
+    score_critic(critic, make_loss(compose("c2st", []).loss), draw(0.0), draw(0.5), 2, rng)  # WGAN-GP: grads on
+    assert all(torch.equal(a, b) for a, b in zip(before, critic.parameters())) and critic.training
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.fixture(scope="module")
+def foreign_splits(tmp_path_factory) -> Path:
+    """Split files of another data set (50 and 26 images per class, not 48 and 24)."""
+    cfg = compose("c2st", ["dataset.synthetic.n_train=50", "dataset.synthetic.n_test=26"])
+    out = tmp_path_factory.mktemp("foreign-splits")
+    for which in ("train", "test"):
+        write_splits(read_set(cfg.dataset, which, classes=None), out, which, 4)
+    return out
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("bad")
+    torch.save({"weights": torch.zeros(3), "note": 1}, folder / "random.pt")
+    (folder / "notes.txt").write_text("not a checkpoint\n")
+    return {"random": folder / "random.pt", "text": folder / "notes.txt", "missing": folder / "nowhere.pt"}
+
+
+#: each bad input: the overrides ({name} stands for a path of the test) and what stderr must say
+BAD_INPUTS = {
+    "no generator": ([], ["generator=PATH"]),
+    "iterations": (["mode=real_vs_real", "classes=[Tea1,Cki2]", "iterations=0"], ["iterations must be >= 1, got 0"]),
+    "three classes": (["mode=real_vs_real", "classes=[Tea1,Cki2,Alp14]"], ["two classes", "Alp14"]),
+    "unknown class": (["mode=real_vs_real", "classes=[Tea1,Nope1]"], ["Nope1"]),
+    "split out of range": (["mode=real_vs_real", "classes=[Tea1,Cki2]", "split=10"], ["split index 10"]),
+    "missing splits": (
+        ["mode=real_vs_real", "classes=[Tea1,Cki2]", "dataset.splits_dir={tmp}"],
+        ["{tmp}", "python -m biogans.prepare"],
+    ),
+    "foreign splits": (
+        ["mode=real_vs_real", "classes=[Tea1,Cki2]", "dataset.splits_dir={foreign}"],
+        ["{foreign}", "made from another dataset"],
+    ),
+    "classes with a generator": (["generator={trained}", "classes=[Tea1,Cki2]"], ["Tea1", "mode=real_vs_real"]),
+    "class mismatch": (["generator={trained}", "dataset.classes=[Alp14,Arp3]"], ["{trained}", "dataset.classes="]),
+    "random .pt": (["generator={random}"], ["{random}", "not a biogans checkpoint"]),
+    "text file": (["generator={text}"], ["{text}", "not a readable PyTorch checkpoint"]),
+    "missing file": (["generator={missing}"], ["{missing}", "does not exist"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_fails_with_a_clear_message(case, prepared_splits, trained_run, foreign_splits, bad_files, tmp_path):
+    paths = {
+        "tmp": tmp_path / "no-splits",
+        "foreign": foreign_splits,
+        "trained": trained_run / "checkpoints" / "last.pt",
+        **bad_files,
+    }
+    overrides, expected = BAD_INPUTS[case]
+    args = [o.format(**paths) for o in overrides]
+    proc = run_module("c2st", *SMALL, *args, f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    assert proc.returncode == 1, (case, proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr, (case, proc.stderr[-2000:])
+    for text in expected:
+        assert text.format(**paths) in proc.stderr, (case, text, proc.stderr[-2000:])
+    assert not (tmp_path / "run" / "c2st.json").exists()
