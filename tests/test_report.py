@@ -1,0 +1,411 @@
+"""``python -m biogans.report``: the paper's tables and figures from the files runs leave.
+
+End to end: tiny training runs, C2ST sweeps and reconstructions made with the real entry
+points, one report rendered over all of them, and its tables read back and checked
+against numbers computed here, independently, from the result JSON files.  Then the
+aggregation itself on hand-made result dicts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TINY, TINY_DATA, run_module
+
+from biogans.evaluation.report import (
+    Cell,
+    ReportError,
+    class_order,
+    collect,
+    median_mad,
+    read_markdown_table,
+    read_table_csv,
+    render_report,
+    row_minima,
+    table1,
+    table2,
+    table3,
+)
+from biogans.report import UsageError, parse_args
+
+#: torch's default two threads crawl when the other core is busy: the runs here use one
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+#: a critic of the smallest useful size: the numbers matter here, not their quality
+C2ST_TINY = ["iterations=5", "batch_size=8", "ndf=16", "eval_passes=1", "progress=false", "device=cpu", *TINY_DATA]
+SIX = ["Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1"]
+
+
+# --------------------------------------------------------------------------- independent arithmetic
+def pct(values: list[float], q: float) -> float:
+    """Linear-interpolation percentile, written out (the report uses numpy's)."""
+    xs = sorted(values)
+    rank = q / 100 * (len(xs) - 1)
+    lo = math.floor(rank)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (rank - lo)
+
+
+def fmt(values: list[float]) -> str:
+    return f"{statistics.mean(values):.2f} ± {statistics.pstdev(values):.2f} ({len(values)})"
+
+
+def results(root: Path, name: str) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(root.rglob(name))]
+
+
+def missing_section(report_md: str) -> str:
+    return report_md.split("## Missing", 1)[1].split("\n## ", 1)[0]
+
+
+# --------------------------------------------------------------------------- the runs
+@pytest.fixture(scope="module")
+def report_runs(tmp_path_factory, prepared_splits) -> dict[str, Any]:
+    """Two tiny trainings, C2ST sweeps for every table and figure, two reconstructions, one report.
+
+    Table 1 gets 3 of the 4 cells of {Alp14, Arp3} (one left missing on purpose) and a
+    sweep job that fails (an unknown class); the baseline two losses; Figure 8 a joint
+    model at two iterations judged with two losses; Table 2 a star-shaped model at two
+    iterations (the later one must be shown); Table 3 joint and separable optimisation.
+    """
+    root = tmp_path_factory.mktemp("report") / "runs"
+    train = root / "train"
+    joint, star = train / "dcgan_wgangp", train / "star_gan"
+    for run, model, loss in ((joint, "dcgan", "wgangp"), (star, "star", "gan")):
+        run_module(
+            "train", f"model={model}", f"loss={loss}", *TINY, "train.iterations=2", "train.checkpoint_at=[1,2]",
+            f"hydra.run.dir={run}", env=ONE_THREAD,
+        )  # fmt: skip
+    ckpt = [joint / "checkpoints" / f"iter_000000{i}.pt" for i in (1, 2)]
+    star_ckpt = [star / "checkpoints" / f"iter_000000{i}.pt" for i in (1, 2)]
+    sweeps = {
+        "pairs": ["mode=real_vs_real", "classes=[Alp14,Alp14],[Alp14,Arp3],[Arp3,Alp14],[Alp14,Nope]", "loss=wgangp"],
+        "baseline": ["mode=real_vs_real", "sets=[test,train]", "loss=wgangp,gan"],
+        "joint": [f"generator={ckpt[0]},{ckpt[1]}", "loss=wgangp,gan"],
+        "conditional": [f"generator={star_ckpt[0]},{star_ckpt[1]}", "loss=wgangp"],
+    }
+    for name, args in sweeps.items():
+        run_module(
+            "c2st", "-m", *args, "split=0,1", *C2ST_TINY, f"hydra.sweep.dir={root / 'c2st' / name}", env=ONE_THREAD
+        )
+    for optimise in ("joint", "separable"):
+        run_module(
+            "reconstruct", f"generator={star_ckpt[1]}", f"optimise={optimise}", "max_images_per_class=2", "trials=1",
+            "steps=2", "max_iter=3", "batch_size=2", "progress=false", "device=cpu", *TINY_DATA,
+            f"hydra.run.dir={root / 'reconstruct' / optimise}", env=ONE_THREAD,
+        )  # fmt: skip
+    out = root.parent / "report"
+    bogus = root.parent / "no_such_run"
+    proc = run_module("report", f"runs={root}", str(bogus), f"out={out}", "title=tiny report", env=ONE_THREAD)
+    return {"root": root, "out": out, "bogus": bogus, "proc": proc, "joint": joint, "star": star}
+
+
+def test_report_writes_every_table_and_figure(report_runs):
+    out, proc = report_runs["out"], report_runs["proc"]
+    assert proc.returncode == 0
+    line = proc.stdout.strip().splitlines()[-1]
+    assert line.startswith("report: ") and str(out / "report.md") in line
+    for name in ("table1_wgangp", "baseline", "table2_wgangp", "table3"):
+        assert (out / f"{name}.md").is_file() and (out / f"{name}.csv").is_file(), name
+    for name in ("figure8", "figure8_conditional", "samples"):
+        png = out / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000, name
+        from matplotlib.image import imread
+
+        pixels = imread(str(png))
+        assert pixels.shape[0] > 300 and pixels.shape[1] > 500 and float(pixels[..., :3].std()) > 0.05, name
+    summary = json.loads((out / "report.json").read_text())
+    assert summary["format"] == "biogans-report-v1" and summary["title"] == "tiny report"
+    assert len(summary["found"]["c2st"]) == 6 + 4 + 8 + 4 and len(summary["found"]["reconstruction"]) == 2
+    assert sorted(summary["found"]["training"]) == sorted(str(r) for r in (report_runs["joint"], report_runs["star"]))
+    report_md = (out / "report.md").read_text()
+    assert report_md.startswith("# tiny report")
+    for link in ("figure8.png", "figure8_conditional.png", "samples.png"):
+        assert f"]({link})" in report_md
+    for name in ("table1_wgangp", "baseline", "table2_wgangp", "table3"):
+        assert (out / f"{name}.md").read_text() in report_md  # every table is in the report itself
+    # the sample sheets: each run's latest grid, copied
+    copies = sorted(p.name for p in (out / "samples").iterdir())
+    assert copies == ["dcgan_wgangp_iter_0000002.png", "star_gan_iter_0000002.png"]
+    assert "dcgan/wgangp @ iteration 2" in report_md and "star/gan @ iteration 2" in report_md
+
+
+def test_table1_reads_back_as_computed_from_the_json(report_runs):
+    root, out = report_runs["root"], report_runs["out"]
+    scores: dict[tuple[str, str], list[float]] = {}
+    for r in results(root / "c2st" / "pairs", "c2st.json"):
+        scores.setdefault((r["a"]["classes"][0], r["b"]["classes"][0]), []).append(r["score"])
+    assert sorted(scores) == [("Alp14", "Alp14"), ("Alp14", "Arp3"), ("Arp3", "Alp14")]
+    rows = read_table_csv(out / "table1_wgangp.csv")
+    assert [(r["class_a"], r["class_b"]) for r in rows] == [
+        ("Alp14", "Alp14"), ("Alp14", "Arp3"), ("Arp3", "Alp14"), ("Arp3", "Arp3"),
+    ]  # fmt: skip
+    for row in rows:
+        values = scores.get((row["class_a"], row["class_b"]))
+        if values is None:  # the cell left missing
+            assert row["n"] == 0 and row["mean"] is None and row["std"] is None and row["row_min"] == 0
+            continue
+        assert row["n"] == 2 and row["splits"] == "0;1" and row["loss"] == "wgangp"
+        assert row["mean"] == pytest.approx(statistics.mean(values), abs=1e-12)
+        assert row["std"] == pytest.approx(statistics.pstdev(values), abs=1e-12)
+    alp = {b: statistics.mean(v) for (a, b), v in scores.items() if a == "Alp14"}
+    lowest = min(alp, key=alp.get)
+    assert {(r["class_a"], r["class_b"]) for r in rows if r["row_min"]} == {("Alp14", lowest)}  # Arp3: one cell
+
+    md = read_markdown_table((out / "table1_wgangp.md").read_text())
+    assert md[0][1:] == ["Alp14", "Arp3"] and [r[0] for r in md[1:]] == ["Alp14", "Arp3"]
+    grid = {(r[0], b): cell for r in md[1:] for b, cell in zip(md[0][1:], r[1:], strict=True)}
+    assert grid[("Alp14", lowest)] == f"**{fmt(scores[('Alp14', lowest)])}**"
+    assert grid[("Arp3", "Alp14")] == fmt(scores[("Arp3", "Alp14")])
+    assert grid[("Arp3", "Arp3")] == "-"
+    missing = missing_section((out / "report.md").read_text())
+    assert "Arp3 vs Arp3" in missing
+
+
+def test_baseline_and_table2_read_back(report_runs):
+    root, out = report_runs["root"], report_runs["out"]
+    base: dict[str, list[float]] = {}
+    for r in results(root / "c2st" / "baseline", "c2st.json"):
+        assert r["a"]["classes"] == SIX and r["a"]["set"] == "test"
+        base.setdefault(r["loss"], []).append(r["score"])
+    rows = read_table_csv(out / "baseline.csv")
+    assert [r["loss"] for r in rows] == ["wgangp", "gan"]
+    for row in rows:
+        assert row["n"] == 2 and row["classes_a"] == ";".join(SIX) and (row["set_a"], row["set_b"]) == ("test", "train")
+        assert row["mean"] == pytest.approx(statistics.mean(base[row["loss"]]), abs=1e-12)
+        assert row["std"] == pytest.approx(statistics.pstdev(base[row["loss"]]), abs=1e-12)
+
+    cond = [r for r in results(root / "c2st" / "conditional", "c2st.json") if r["generator"]["iteration"] == 2]
+    assert len(cond) == 2 and all(r["generator"]["train_loss"] == "gan" for r in cond)
+    rows = read_table_csv(out / "table2_wgangp.csv")
+    assert [r["class"] for r in rows] == [*SIX, "mean"]
+    for row in rows:
+        assert (row["model"], row["train_loss"], row["iteration"], row["n"]) == ("star", "gan", 2, 2)
+        values = [r["score"] if row["class"] == "mean" else r["per_class"][row["class"]] for r in cond]
+        assert row["mean"] == pytest.approx(statistics.mean(values), abs=1e-12)
+        assert row["std"] == pytest.approx(statistics.pstdev(values), abs=1e-12)
+    md = read_markdown_table((out / "table2_wgangp.md").read_text())
+    assert md[0] == ["model / train loss", "iteration", *SIX, "mean"]
+    assert md[1][:2] == ["star/gan", "2"] and md[1][-1] == fmt([r["score"] for r in cond])
+    assert "also evaluated at 1" in (out / "report.md").read_text()
+
+
+def test_table3_reads_back_as_in_the_reconstruction_json(report_runs):
+    root, out = report_runs["root"], report_runs["out"]
+    recs = {r["optimise"]: r for r in results(root / "reconstruct", "reconstruction.json")}
+    assert sorted(recs) == ["joint", "separable"]
+    rows = read_table_csv(out / "table3.csv")
+    assert [(r["optimise"], r["class"]) for r in rows] == [
+        (o, c) for o in ("joint", "separable") for c in [*SIX, "overall"]
+    ]
+    for row in rows:
+        rec = recs[row["optimise"]]
+        written = rec["overall"] if row["class"] == "overall" else rec["per_class"][row["class"]]
+        images = [im for im in rec["images"] if row["class"] in ("overall", im["class"])]
+        assert (row["model"], row["train_loss"], row["iteration"]) == ("star", "gan", 2)
+        assert row["n"] == written["n"] == len(images)
+        for key in ("l2", "nll"):
+            med = statistics.median(im[key] for im in images)
+            mad = statistics.median(abs(im[key] - med) for im in images)
+            assert row[f"{key}_median"] == pytest.approx(written[f"{key}_median"], abs=1e-12)
+            assert row[f"{key}_median"] == pytest.approx(med, rel=1e-6)
+            assert row[f"{key}_mad"] == pytest.approx(mad, rel=1e-6, abs=1e-9)
+    md = (out / "table3.md").read_text()
+    l2_table = read_markdown_table(md.split("NLL")[0])
+    assert l2_table[0] == ["model / train loss", "optimise", "iteration", *SIX, "overall"]
+    o = recs["joint"]["overall"]
+    assert l2_table[1][:3] == ["star/gan", "joint", "2"]
+    assert l2_table[1][-1] == f"{o['l2_median']:.2f} ± {o['l2_mad']:.2f}"
+    # the panels of every row come along, linked from the report
+    report_md = (out / "report.md").read_text()
+    for optimise in ("joint", "separable"):
+        for name in SIX:
+            assert (out / "panels" / f"star_gan_{optimise}" / f"{name}.png").is_file()
+        assert f"[Alp14](panels/star_gan_{optimise}/Alp14.png)" in report_md
+
+
+def test_figure8_data_is_the_median_and_band_over_splits(report_runs):
+    root, out = report_runs["root"], report_runs["out"]
+    scores: dict[tuple[str, int], list[float]] = {}
+    for r in results(root / "c2st" / "joint", "c2st.json"):
+        scores.setdefault((r["loss"], r["generator"]["iteration"]), []).append(r["score"])
+    rows = read_table_csv(out / "figure8.csv")
+    assert [(r["eval_loss"], r["iteration"]) for r in rows] == [("wgangp", 1), ("wgangp", 2), ("gan", 1), ("gan", 2)]
+    for row in rows:
+        values = scores[(row["eval_loss"], row["iteration"])]
+        assert (row["model"], row["train_loss"], row["n"]) == ("dcgan", "wgangp", 2)
+        assert row["median"] == pytest.approx(statistics.median(values), abs=1e-12)
+        assert row["p10"] == pytest.approx(pct(values, 10), abs=1e-12)
+        assert row["p90"] == pytest.approx(pct(values, 90), abs=1e-12)
+    cond = read_table_csv(out / "figure8_conditional.csv")
+    assert [(r["model"], r["iteration"]) for r in cond] == [("star", 1), ("star", 2)]
+
+
+def test_missing_runs_are_listed_not_fatal(report_runs):
+    out, bogus = report_runs["out"], report_runs["bogus"]
+    summary = json.loads((out / "report.json").read_text())
+    missing = "\n".join(summary["missing"])
+    assert f"{bogus}: no such file or folder" in missing
+    failed = [m for m in summary["missing"] if "a c2st run without c2st.json" in m]
+    assert len(failed) == 2 and all("classes=[Alp14,Nope]" in m for m in failed)  # the sweep's failed jobs
+    md = missing_section((out / "report.md").read_text())
+    assert str(bogus) in md and "classes=[Alp14,Nope]" in md
+    assert f"missing: {bogus}" in report_runs["proc"].stderr
+
+
+def test_an_empty_folder_is_exit_1_with_a_message(tmp_path):
+    proc = run_module("report", f"runs={tmp_path}", f"out={tmp_path / 'out'}", check=False)
+    assert proc.returncode == 1
+    assert "no results found" in proc.stderr and str(tmp_path) in proc.stderr and "c2st.json" in proc.stderr
+    assert not (tmp_path / "out").exists()
+    usage = run_module("report", "--help")
+    assert "runs=DIR" in usage.stdout
+    bad = run_module("report", "rums=x", check=False)
+    assert bad.returncode == 2 and "unknown setting 'rums'" in bad.stderr
+
+
+# --------------------------------------------------------------------------- hand-made results
+def c2st_dict(**kw: Any) -> dict[str, Any]:
+    """A ``c2st.json`` record; real vs real of ``a``/``b`` unless a generator is given."""
+    data: dict[str, Any] = {
+        "format": "biogans-c2st-v1", "mode": "real_vs_real", "score": -1.0, "per_class": None, "loss": "wgangp",
+        "split": 0, "iterations": 5, "batch_size": 8, "ndf": 16, "eval_passes": 1, "seed": 0, "device": "cpu",
+        "generator": None, "a": {"set": "train", "classes": ["Alp14"]}, "b": {"set": "test", "classes": ["Alp14"]},
+    }  # fmt: skip
+    data.update(kw)
+    if data["generator"] is not None:
+        data["mode"] = "fake_vs_real"
+        data.pop("a"), data.pop("b")
+        data["real"] = {"set": "test", "classes": list(data["per_class"] or ["Alp14", "Tea1"])}
+    return data
+
+
+def gen(model: str, it: int, loss: str = "wgangp", run: str = "/runs/x") -> dict[str, Any]:
+    return {"path": f"{run}/checkpoints/iter_{it:07d}.pt", "model": model, "kind": "?", "iteration": it,
+            "train_loss": loss, "run_dir": run}  # fmt: skip
+
+
+def write(folder: Path, data: dict[str, Any], name: str = "c2st.json", mtime: float | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps(data))
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def pair(a: str, b: str, split: int, score: float, loss: str = "wgangp") -> dict[str, Any]:
+    return c2st_dict(a={"set": "train", "classes": [a]}, b={"set": "test", "classes": [b]}, split=split, score=score,
+                     loss=loss)  # fmt: skip
+
+
+def test_cell_statistics_and_median_mad():
+    cell = Cell((0, 1, 2), (1.0, 2.0, 4.0))
+    assert cell.n == 3 and cell.mean == pytest.approx(7 / 3) and cell.median == 2.0
+    assert cell.std == pytest.approx(statistics.pstdev([1.0, 2.0, 4.0]))
+    assert cell.percentile(10) == pytest.approx(1.2) and cell.percentile(90) == pytest.approx(3.6)
+    assert median_mad([1.0, 2.0, 3.0, 10.0]) == (2.5, 1.0)
+    assert all(math.isnan(x) for x in median_mad([]))
+    assert math.isnan(Cell((), ()).mean)
+
+
+def test_row_minimum_and_class_order():
+    cells = {("A", "A"): Cell((0,), (-1.0,)), ("A", "B"): Cell((0,), (-3.0,)), ("B", "A"): Cell((0,), (-2.0,))}
+    assert row_minima(cells, ["A", "B"], ["A", "B"]) == {"A": "B"}  # B's row has one cell: nothing to mark
+    assert class_order(["Tea4", "Tea1", "Alp14"]) == ["Alp14", "Tea1", "Tea4"]  # the paper's order
+    assert class_order(["zeta", "Alp14", "alpha"]) == ["zeta", "Alp14", "alpha"]  # found order
+
+
+def test_table1_from_hand_made_results(tmp_path):
+    write(tmp_path / "a", pair("Tea1", "Alp14", 0, -2.0))
+    write(tmp_path / "b", pair("Tea1", "Alp14", 1, -4.0), mtime=1000)  # superseded by c
+    write(tmp_path / "c", pair("Tea1", "Alp14", 1, -3.0), mtime=2000)
+    write(tmp_path / "d", pair("Tea1", "Tea1", 0, -0.5))
+    write(tmp_path / "e", pair("Alp14", "Tea1", 0, -1.0, loss="gan"))
+    found = collect([tmp_path])
+    assert any("superseded" in n and str(tmp_path / "b") in n for n in found.notes)
+    t = table1(found, "wgangp")
+    assert t is not None and t.classes == ["Alp14", "Tea1"]
+    assert t.cells[("Tea1", "Alp14")].values == (-2.0, -3.0)
+    assert t.cells[("Tea1", "Alp14")].mean == -2.5 and t.cells[("Tea1", "Alp14")].std == 0.5
+    assert t.row_min == {"Tea1": "Alp14"}
+    assert t.missing == [("Alp14", "Alp14"), ("Alp14", "Tea1")]
+    g = table1(found, "gan")
+    assert g is not None and list(g.cells) == [("Alp14", "Tea1")]
+    assert table1(found, "wgan") is None
+
+
+def test_table2_takes_each_runs_latest_iteration(tmp_path):
+    for it, base in ((100, -5.0), (1000, -1.0)):
+        for split in (0, 1):
+            pc = {"Alp14": base + split, "Tea1": base - split}
+            write(tmp_path / f"{it}_{split}", c2st_dict(generator=gen("star", it), per_class=pc, split=split,
+                                                         score=sum(pc.values()) / 2))  # fmt: skip
+    write(tmp_path / "other", c2st_dict(generator=gen("star", 7, run="/runs/y"), per_class={"Alp14": 0.0, "Tea1": 0.0},
+                                        score=0.0))  # fmt: skip
+    t = table2(collect([tmp_path]), "wgangp")
+    assert t is not None and t.classes == ["Alp14", "Tea1"]
+    assert [(r.label, r.iteration) for r in t.rows] == [("star/wgangp (x)", 1000), ("star/wgangp (y)", 7)]
+    row = t.rows[0]
+    assert row.cells["Alp14"].values == (-1.0, 0.0) and row.cells["Tea1"].values == (-1.0, -2.0)
+    assert row.cells["mean"].mean == -1.0 and row.other_iterations == [100]
+    assert table2(collect([tmp_path]), "gan") is None
+
+
+def test_table3_recomputes_statistics_missing_from_the_file(tmp_path):
+    images = [{"class": c, "l2": l2, "nll": nll} for c, l2, nll in
+              (("Alp14", 0.1, 10.0), ("Alp14", 0.3, 14.0), ("Alp14", 0.2, 11.0), ("Tea1", 0.5, 20.0))]  # fmt: skip
+    rec = {"format": "biogans-reconstruction-v1", "generator": gen("star", 5), "optimise": "joint",
+           "classes": ["Alp14", "Tea1"], "images": images}  # fmt: skip
+    write(tmp_path / "old", {**rec, "generator": gen("star", 2)}, "reconstruction.json")
+    write(tmp_path / "new", rec, "reconstruction.json")
+    t = table3(collect([tmp_path]))
+    assert t is not None and len(t.rows) == 1 and t.rows[0].iteration == 5 and len(t.rows[0].superseded) == 1
+    alp = t.rows[0].stats["Alp14"]
+    got = (alp["n"], alp["l2_median"], alp["l2_mad"], alp["nll_median"], alp["nll_mad"])
+    assert got == pytest.approx((3, 0.2, 0.1, 11.0, 1.0))
+    assert t.rows[0].stats["overall"]["n"] == 4 and "share this row" in t.notes[0]
+
+
+def test_render_report_on_hand_made_results(tmp_path):
+    runs = tmp_path / "runs"
+    for split, score in enumerate((-3.0, -2.0, -1.0)):
+        write(runs / f"j1_{split}", c2st_dict(generator=gen("dcgan", 10), split=split, score=score))
+        write(runs / f"j2_{split}", c2st_dict(generator=gen("dcgan", 1000), split=split, score=score / 2))
+        write(runs / f"base_{split}", c2st_dict(a={"set": "test", "classes": SIX}, b={"set": "train", "classes": SIX},
+                                                split=split, score=-0.7))  # fmt: skip
+    write(runs / "junk", {"format": "something else"})
+    (runs / "broken").mkdir()
+    (runs / "broken" / "c2st.json").write_text("{not json")
+    summary = render_report([runs, tmp_path / "absent"], tmp_path / "out", losses=["wgangp"])
+    out = tmp_path / "out"
+    assert sorted(summary["tables"]) == ["baseline", "figure8"] and sorted(summary["figures"]) == ["figure8"]
+    rows = read_table_csv(out / "figure8.csv")
+    assert [(r["iteration"], r["median"], r["p10"], r["p90"]) for r in rows] == [
+        (10, -2.0, pct([-3.0, -2.0, -1.0], 10), pct([-3.0, -2.0, -1.0], 90)),
+        (1000, -1.0, pct([-1.5, -1.0, -0.5], 10), pct([-1.5, -1.0, -0.5], 90)),
+    ]
+    missing = "\n".join(summary["missing"])
+    assert "absent: no such file or folder" in missing and "not a biogans C2ST result" in missing
+    assert "broken/c2st.json: unreadable" in missing
+    md = (out / "report.md").read_text()
+    assert "No real-vs-real results with one class per set" in md and "No reconstruction results" in md
+    with pytest.raises(ReportError, match="no results found"):
+        render_report([tmp_path / "absent"], tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
+
+
+def test_command_line_words():
+    args = parse_args(["runs=a", "b", "c/d", "out=o", "losses=wgangp,gan", "digits=3"])
+    assert args.runs == ["a", "b", "c/d"] and args.out == "o" and args.losses == ["wgangp", "gan"] and args.digits == 3
+    assert parse_args(["runs=[x,y]"]).runs == ["x", "y"]
+    assert parse_args(["runs=x"]).out.startswith("outputs/report/")
+    with pytest.raises(UsageError, match="runs=DIR is required"):
+        parse_args(["out=o"])
+    with pytest.raises(UsageError, match="unknown setting"):
+        parse_args(["runs=x", "colour=red"])
