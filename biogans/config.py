@@ -215,9 +215,10 @@ class C2STConfig:
     split: int = 0
     #: fake_vs_real: the set whose split gives the real images (the paper: the test set)
     real_set: DataSet = DataSet.test
-    #: real_vs_real: [A, B] compares class A of sets[0] with class B of sets[1];
-    #: null compares all dataset.classes together (the paper's 6-class baseline)
-    classes: Optional[list[str]] = None
+    #: real_vs_real: [A, B] compares class A of sets[0] with class B of sets[1]; A and B may
+    #: also be lists of classes ([[Alp14,Tea1],Cki2]); null compares all dataset.classes
+    #: together (the paper's 6-class baseline)
+    classes: Optional[list[Any]] = None
     #: real_vs_real: the sets giving images a and b (Table 1: [train, test]; baseline: [test, train])
     sets: list[DataSet] = field(default_factory=lambda: [DataSet.train, DataSet.test])
     #: critic training steps

@@ -72,6 +72,17 @@ def test_same_seed_same_score_and_small_halves_shrink_the_batch(prepared_splits,
     assert small["eval_batches"] == 2  # one batch of 12 per pass over the smaller test half
 
 
+def test_class_sets_pool_classes_on_one_side(prepared_splits):
+    result = run_c2st_in_process("mode=real_vs_real", "classes=[[Tea1,Cki2],Alp14]", "iterations=3", "eval_passes=1")
+    assert result["a"] == {"set": "train", "classes": ["Tea1", "Cki2"]}
+    assert result["b"] == {"set": "test", "classes": ["Alp14"]}
+    # a: both classes' halves of split 0 pooled (24 + 24 train-set images), b: 12 test-set images
+    assert result["batch_size_used"] == {"train": 8, "test": 8} and math.isfinite(result["score"])
+    same_set = run_c2st_in_process("mode=real_vs_real", "classes=[[Tea1,Cki2],Alp14]", "sets=[test,test]",
+                                   "iterations=3", "eval_passes=1")  # fmt: skip
+    assert same_set["a"]["set"] == same_set["b"]["set"] == "test"
+
+
 # --------------------------------------------------------------------------- fake vs real
 
 
@@ -176,6 +187,11 @@ BAD_INPUTS = {
     "iterations": (["mode=real_vs_real", "classes=[Tea1,Cki2]", "iterations=0"], ["iterations must be >= 1, got 0"]),
     "three classes": (["mode=real_vs_real", "classes=[Tea1,Cki2,Alp14]"], ["two classes", "Alp14"]),
     "unknown class": (["mode=real_vs_real", "classes=[Tea1,Nope1]"], ["Nope1"]),
+    "overlapping sides": (
+        ["mode=real_vs_real", "classes=[[Tea1,Cki2],Tea1]", "sets=[test,test]"],
+        ["class(es) ['Tea1']", "compares images with themselves"],
+    ),
+    "double class": (["mode=real_vs_real", "classes=[[Tea1,Tea1],Cki2]"], ["['Tea1'] twice on one side"]),
     "split out of range": (["mode=real_vs_real", "classes=[Tea1,Cki2]", "split=10"], ["split index 10"]),
     "missing splits": (
         ["mode=real_vs_real", "classes=[Tea1,Cki2]", "dataset.splits_dir={tmp}"],

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 from torch import nn
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -218,6 +218,33 @@ class RealSide:
     def batches(self, half: str, batch_size: int, rng: torch.Generator) -> Batches:
         pools = self.pools[half] if self.stacked else [torch.cat(self.pools[half])]
         return Batches(self.images, pools, batch_size, rng, stacked=self.stacked)
+
+
+def class_groups(classes: Any) -> list[list[str]] | None:
+    """``classes`` of real_vs_real as the class lists of sides a and b (``None``: all classes).
+
+    Each of the two entries is a class name or a list of class names: ``[Alp14,Tea1]`` is
+    one class against another (Table 1), ``[[Alp14,Tea1],Cki2]`` two classes pooled
+    against a third.
+    """
+    if classes is None:
+        return None
+    items = list(classes)
+    if len(items) != 2:
+        raise ConfigError(
+            "mode=real_vs_real compares two classes or class sets: classes=[A,B] or classes=[[A1,A2],B] "
+            f"(or classes=null for all of dataset.classes), got {len(items)}: {to_plain(classes)}"
+        )
+    groups = []
+    for item in items:
+        group = [str(c) for c in item] if isinstance(item, (list, tuple, ListConfig)) else [str(item)]
+        if not group:
+            raise ConfigError(f"classes={to_plain(classes)}: a side with no class")
+        doubles = sorted({c for c in group if group.count(c) > 1})
+        if doubles:
+            raise ConfigError(f"classes={to_plain(classes)} lists {doubles} twice on one side")
+        groups.append(group)
+    return groups
 
 
 def load_side(
@@ -398,36 +425,32 @@ def real_vs_real(cfg: DictConfig) -> dict[str, Any]:
     sets = [to_plain(s) for s in cfg.sets]
     if len(sets) != 2:
         raise ConfigError(f"sets must name two sets [set_a, set_b], e.g. sets=[train,test]; got {sets}")
-    names = None if cfg.classes is None else [str(c) for c in cfg.classes]
-    if names is not None and len(names) != 2:
-        raise ConfigError(
-            f"mode=real_vs_real compares two classes: classes=[A,B] (or classes=null for all of "
-            f"dataset.classes), got {len(names)}: {names}"
-        )
-    if sets[0] == sets[1] and (names is None or names[0] == names[1]):
-        what = "all classes" if names is None else f"class {names[0]!r}"
-        raise ConfigError(
-            f"sets={sets} with {what} on both sides compares a split with itself; "
-            "use two different sets (sets=[train,test]) or two classes"
-        )
+    groups = class_groups(cfg.classes)
+    if sets[0] == sets[1]:
+        shared = None if groups is None else [c for c in groups[0] if c in groups[1]]
+        if shared is None or shared:
+            what = "all classes" if shared is None else f"class(es) {shared}"
+            raise ConfigError(
+                f"sets={sets} with {what} on both sides compares images with themselves; "
+                "use two different sets (sets=[train,test]) or classes that do not overlap"
+            )
     device = resolve_device(cfg.device)
     seed = int(cfg.seed)
     # each set is read once, with every class either side needs from it
-    if names is None:
+    if groups is None:
         folder_a = read_set(cfg.dataset, sets[0])
-        wanted = {sets[0]: list(folder_a.class_names), sets[1]: list(folder_a.class_names)}
+        groups = [list(folder_a.class_names), list(folder_a.class_names)]
         folders = {sets[0]: folder_a}
     else:
-        wanted = {sets[0]: [names[0]]}
-        wanted.setdefault(sets[1], [])
-        if names[1] not in wanted[sets[1]]:
-            wanted[sets[1]].append(names[1])
         folders = {}
+    wanted: dict[str, list[str]] = {}
+    for which, group in zip(sets, groups):
+        wanted.setdefault(which, [])
+        wanted[which] += [c for c in group if c not in wanted[which]]
     for which, classes in wanted.items():
         if which not in folders:
             folders[which] = read_set(cfg.dataset, which, classes)
-    side_classes = [wanted[sets[0]], wanted[sets[1]]] if names is None else [[names[0]], [names[1]]]
-    a, b = (load_side(cfg.dataset, folders[s], s, int(cfg.split), c, False, device) for s, c in zip(sets, side_classes))
+    a, b = (load_side(cfg.dataset, folders[s], s, int(cfg.split), c, False, device) for s, c in zip(sets, groups))
 
     rngs = _streams(seed, device)
     requested = int(cfg.batch_size)
