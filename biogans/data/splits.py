@@ -63,7 +63,10 @@ SPLIT_FORMAT = "biogans-split-v1"
 #: The two halves of a split, in the order the rule fills them.
 HALVES: tuple[str, str] = ("test", "train")
 #: What to tell a user whose split files are missing or stale.
-PREPARE_HINT = "run `python -m biogans.prepare ...` to make them (see its --help)"
+PREPARE_HINT = (
+    "run `python -m biogans.prepare` with the same dataset overrides as this command "
+    "(dataset=..., dataset.root=..., dataset.synthetic.* ...) to make them"
+)
 
 _SPLIT_FILE_RE = re.compile(r"split_(0|[1-9][0-9]*)\.json")
 # Python types as JSON calls them, for error messages about split files.

@@ -45,7 +45,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +55,24 @@ from torch import nn
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from biogans.checkpoint import load_generator
 from biogans.config import C2STMode, ModelKind, to_plain
 from biogans.data.batches import Batches
 from biogans.data.lin import LinFolder
 from biogans.errors import ConfigError, DataError, TrainingError
+from biogans.evaluation.common import (
+    check_generator_classes,
+    check_image_size,
+    class_view,
+    fresh_critic,
+    generator_info,
+    is_class_conditional,
+    read_set,
+    split_pools,
+)
 from biogans.files import write_json
 from biogans.losses import AdversarialLoss, critic_step, make_loss, make_optimizer
+from biogans.trainer import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +80,6 @@ log = logging.getLogger(__name__)
 RESULT_FORMAT = "biogans-c2st-v1"
 #: At most about this many points in the recorded training curve.
 CURVE_POINTS = 200
-#: How to make missing split files, in messages.
-PREPARE_HINT = (
-    "run `python -m biogans.prepare` with the same dataset overrides as this command "
-    "(dataset=..., dataset.root=..., dataset.synthetic.* ...) first"
-)
-
 Draw = Callable[[], torch.Tensor]
 
 # One seeded stream per source of randomness (see the module docstring).
@@ -257,12 +263,8 @@ def load_side(
     device: torch.device,
 ) -> RealSide:
     """Both halves of split ``split`` of ``classes`` in ``folder`` (read from set ``set_name``)."""
-    from biogans.evaluation.common import split_pools, splits_dir
 
-    where = splits_dir(dataset_cfg) / set_name
-    if not where.is_dir():
-        raise DataError(f"no evaluation splits of the {set_name} set in {where}; {PREPARE_HINT}")
-    pools = {half: split_pools(dataset_cfg, folder, set_name, split, half, classes) for half in ("train", "test")}
+    pools = split_pools(dataset_cfg, folder, set_name, split, classes)
     return RealSide(set_name, list(classes), folder.images.to(device), pools, stacked, split)
 
 
@@ -300,22 +302,18 @@ def _check_common(cfg: DictConfig) -> None:
         )
 
 
+def _fresh_test(cfg: DictConfig, spec: Mapping[str, Any], device: torch.device):
+    """The test's critic (seeded by ``cfg.seed``), its loss and optimizer, and the loss's name."""
+    torch.manual_seed(int(cfg.seed))
+    critic = fresh_critic(spec, batchnorm=bool(cfg.loss.critic_batchnorm), ndf=int(cfg.ndf)).to(device)
+    return critic, make_loss(cfg.loss), make_optimizer(cfg.optimizer, critic.parameters()), to_plain(cfg.loss.name)
+
+
 # --------------------------------------------------------------------------- the two modes
 
 
 def fake_vs_real(cfg: DictConfig) -> dict[str, Any]:
     """A trained generator against split ``cfg.split`` of the ``real_set``: the result dict of ``c2st.json``."""
-    from biogans.checkpoint import load_generator
-    from biogans.evaluation.common import (
-        check_generator_classes,
-        check_image_size,
-        class_view,
-        fresh_critic,
-        generator_info,
-        is_class_conditional,
-        read_set,
-    )
-    from biogans.trainer import resolve_device
 
     started = time.time()
     _check_common(cfg)
@@ -364,11 +362,7 @@ def fake_vs_real(cfg: DictConfig) -> dict[str, Any]:
 
         return draw
 
-    torch.manual_seed(seed)
-    critic = fresh_critic(spec, batchnorm=bool(cfg.loss.critic_batchnorm), ndf=int(cfg.ndf)).to(device)
-    loss = make_loss(cfg.loss)
-    optimizer = make_optimizer(cfg.optimizer, critic.parameters())
-    loss_name = to_plain(cfg.loss.name)
+    critic, loss, optimizer, loss_name = _fresh_test(cfg, spec, device)
     log.info(
         "c2st fake_vs_real: %s generator %s (%s) vs split %d of the %s set (%s); %s critic ndf %d, "
         "%d steps of batch %d, then %d scoring batches of %d on %s",
@@ -415,8 +409,6 @@ def fake_vs_real(cfg: DictConfig) -> dict[str, Any]:
 
 def real_vs_real(cfg: DictConfig) -> dict[str, Any]:
     """Two sets of real images (``classes``/``sets``) against each other: the result dict of ``c2st.json``."""
-    from biogans.evaluation.common import fresh_critic, read_set
-    from biogans.trainer import resolve_device
 
     started = time.time()
     _check_common(cfg)
@@ -450,6 +442,8 @@ def real_vs_real(cfg: DictConfig) -> dict[str, Any]:
     for which, classes in wanted.items():
         if which not in folders:
             folders[which] = read_set(cfg.dataset, which, classes)
+    # on the device once, even when both sides come from one set
+    folders = {which: replace(f, images=f.images.to(device)) for which, f in folders.items()}
     a, b = (load_side(cfg.dataset, folders[s], s, int(cfg.split), c, False, device) for s, c in zip(sets, groups))
 
     rngs = _streams(seed, device)
@@ -473,11 +467,7 @@ def real_vs_real(cfg: DictConfig) -> dict[str, Any]:
         "image_size": image_size,
         "critic_batchnorm": bool(cfg.loss.critic_batchnorm),
     }
-    torch.manual_seed(seed)
-    critic = fresh_critic(spec, batchnorm=bool(cfg.loss.critic_batchnorm), ndf=int(cfg.ndf)).to(device)
-    loss = make_loss(cfg.loss)
-    optimizer = make_optimizer(cfg.optimizer, critic.parameters())
-    loss_name = to_plain(cfg.loss.name)
+    critic, loss, optimizer, loss_name = _fresh_test(cfg, spec, device)
     log.info(
         "c2st real_vs_real: a = %s of the %s set vs b = %s of the %s set, split %d; %s critic ndf %d, "
         "%d steps of batch %d, then %d scoring batches of %d on %s",

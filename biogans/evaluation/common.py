@@ -16,7 +16,7 @@ from biogans.checkpoint import is_biogans_checkpoint, load_checkpoint
 from biogans.config import ModelKind, to_plain
 from biogans.data.lin import LinFolder, read_lin_folder
 from biogans.data.sources import dataset_roots
-from biogans.data.splits import load_split
+from biogans.data.splits import HALVES, load_split
 from biogans.errors import ConfigError
 from biogans.models import build_critic, is_conditional
 from biogans.models.views import StarView
@@ -51,11 +51,12 @@ def read_set(dataset_cfg: Any, which: str, classes: Sequence[str] | None = None)
 
 
 def split_pools(
-    dataset_cfg: Any, folder: LinFolder, which: str, index: int, half: str, classes: Sequence[str]
-) -> list[torch.Tensor]:
-    """One index tensor per class: that class's images in ``half`` of split ``index`` of set ``which``."""
+    dataset_cfg: Any, folder: LinFolder, which: str, index: int, classes: Sequence[str]
+) -> dict[str, list[torch.Tensor]]:
+    """Split ``index`` of set ``which`` (one file, checked against ``folder``): for each half
+    (``"train"``, ``"test"``), one index tensor per class of that class's images."""
     split = load_split(splits_dir(dataset_cfg), to_plain(which), int(index), folder)
-    return [split.indices(folder, half, [name]) for name in classes]
+    return {half: [split.indices(folder, half, [name]) for name in classes] for half in HALVES}
 
 
 def check_generator_classes(spec: Mapping[str, Any], class_names: Sequence[str], source: str) -> None:
