@@ -68,7 +68,8 @@ def load_generator(path: str | Path, model: str | None = None, device: str | tor
     """The generator stored in a checkpoint, in eval mode, on ``device``.
 
     A biogans checkpoint rebuilds its generator from the model spec it carries (kept as
-    ``generator.spec``: family, class names, image size ...).  Call it on
+    ``generator.spec``: family, class names, image size ...); ``generator.trained`` keeps
+    the checkpoint's training ``iteration`` and ``loss`` (both None for a 2017 file).  Call it on
     ``z`` of shape ``(B, nz)`` or ``(B, nz, 1, 1)``: it returns ``(B, channels, H, W)`` in
     [-1, 1] (``(n_classes, B, 2, H, W)`` for conditional models).
 
@@ -85,7 +86,9 @@ def load_generator(path: str | Path, model: str | None = None, device: str | tor
         from biogans.models import legacy
 
         if model is not None:
-            return legacy.load_legacy_generator(data, model, source=path, **spec).to(device).eval()
+            generator = legacy.load_legacy_generator(data, model, source=path, **spec)
+            generator.trained = {"iteration": None, "loss": None}
+            return generator.to(device).eval()
         legacy.reject_unnamed_legacy_state(data, path)  # a 2017 file needs model=FAMILY
     # --- end of 2017 state dicts ---
     require_biogans_checkpoint(data, path)
@@ -95,6 +98,7 @@ def load_generator(path: str | Path, model: str | None = None, device: str | tor
     generator = build_generator(spec)
     load_state(generator, data["generator"], path, "generator")
     generator.spec = spec  # what evaluation tools read (class names, family)
+    generator.trained = {"iteration": int(data["iteration"]), "loss": data.get("loss")}
     return generator.to(device).eval()
 
 

@@ -321,6 +321,7 @@ def test_2017_generator_gives_the_originals_images(tmp_path, family, build, over
 
     ours = biogans.load_generator(path, model=family, **overrides)
     assert not ours.training
+    assert ours.spec["name"] == family and ours.trained == {"iteration": None, "loss": None}
     full_size = family in ("dcgan", "star") and n_params(ref) > 3_000_000
     images = assert_same(ours, ref, z, float32=full_size)
     assert_not_saturated(images)

@@ -39,6 +39,7 @@ def test_every_joint_model_and_loss_trains_end_to_end(tmp_path, model, loss):
     assert ckpt["config"]["critic_batchnorm"] == (loss != "wgangp")
     g = biogans.load_generator(run / "checkpoints" / "iter_0000012.pt")
     assert not g.training
+    assert g.spec["name"] == model and g.trained == {"iteration": 12, "loss": loss}
     with torch.no_grad():
         x = g(torch.randn(3, 100))
     assert x.shape == (3, 2, 48, 80) and x.abs().max() <= 1

@@ -333,7 +333,7 @@ def fake_vs_real(cfg: DictConfig) -> dict[str, Any]:
     model = cfg.model.name if cfg.model is not None else None
     generator = load_generator(path, model=model, device=device)
     spec = generator.spec
-    info = generator_info(path, spec)
+    info = generator_info(path, generator)
     check_image_size(spec, cfg.dataset, str(path))
     real_set = to_plain(cfg.real_set)
     folder = read_set(cfg.dataset, real_set)

@@ -12,7 +12,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from biogans.checkpoint import is_biogans_checkpoint, load_checkpoint
 from biogans.config import ModelKind, to_plain
 from biogans.data.lin import LinFolder, read_lin_folder
 from biogans.data.sources import dataset_roots
@@ -117,17 +116,16 @@ def check_image_size(spec: Mapping[str, Any], dataset_cfg: Any, source: str) -> 
         )
 
 
-def generator_info(path: Path, spec: Mapping[str, Any]) -> dict[str, Any]:
-    """What a result file records about the judged generator: its file, family, the training
-    iteration and loss of its checkpoint (None for a 2017 file), and its run directory."""
-    data = load_checkpoint(path)
-    ours = is_biogans_checkpoint(data)
+def generator_info(path: Path, generator: nn.Module) -> dict[str, Any]:
+    """What a result file records about the judged generator (from :func:`biogans.load_generator`):
+    its file, family, the training iteration and loss of its checkpoint (None for a 2017
+    file), and its run directory."""
     run = path.parent.parent
     return {
         "path": str(path),
-        "model": spec.get("name"),
-        "kind": spec.get("kind"),
-        "iteration": int(data["iteration"]) if ours and data.get("iteration") is not None else None,
-        "train_loss": data.get("loss") if ours else None,
+        "model": generator.spec.get("name"),
+        "kind": generator.spec.get("kind"),
+        "iteration": generator.trained["iteration"],
+        "train_loss": generator.trained["loss"],
         "run_dir": str(run) if (run / "metrics.json").is_file() else None,
     }

@@ -67,12 +67,22 @@ from torchvision.utils import make_grid
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from biogans.checkpoint import load_generator
 from biogans.config import Optimise, to_plain
 from biogans.data.batches import normalise
 from biogans.data.lin import LinFolder
 from biogans.errors import ConfigError
+from biogans.evaluation.common import (
+    check_generator_classes,
+    check_image_size,
+    class_view,
+    generator_info,
+    is_class_conditional,
+    read_set,
+)
 from biogans.files import write_json
 from biogans.samples import to_rgb, write_png
+from biogans.trainer import resolve_device
 
 __all__ = [
     "RESULT_FORMAT",
@@ -428,16 +438,6 @@ def plan_reconstruction(cfg: DictConfig) -> Plan:
     noise, unknown class, generator and data disagreeing, no test folder) is raised here
     as a :class:`ConfigError`/``DataError``/``CheckpointError`` naming the value.
     """
-    from biogans.checkpoint import load_generator
-    from biogans.evaluation.common import (
-        check_generator_classes,
-        check_image_size,
-        class_view,
-        generator_info,
-        is_class_conditional,
-        read_set,
-    )
-    from biogans.trainer import resolve_device
 
     check_settings(cfg)
     device = resolve_device(cfg.device)
@@ -472,7 +472,7 @@ def plan_reconstruction(cfg: DictConfig) -> Plan:
             )
     train = data if which == "train" else read_set(cfg.dataset, "train", classes)
     limit = int(cfg.max_images_per_class) if cfg.max_images_per_class is not None else None
-    plan = Plan(generator, view, spec, generator_info(path, spec), device, optimise, which, data, train, classes)
+    plan = Plan(generator, view, spec, generator_info(path, generator), device, optimise, which, data, train, classes)
     for name in classes:
         plan.towers[name] = known.index(name) if conditional else None
         plan.targets[name] = data.indices_of(name)[:limit]
