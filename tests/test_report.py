@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from conftest import TINY, TINY_DATA, run_module
 
+from biogans.evaluation.reconstruction import summarise
 from biogans.evaluation.report import (
     Cell,
     ReportError,
     class_order,
     collect,
-    median_mad,
     read_markdown_table,
     read_table_csv,
     render_report,
@@ -304,13 +304,11 @@ def pair(a: str, b: str, split: int, score: float, loss: str = "wgangp") -> dict
                      loss=loss)  # fmt: skip
 
 
-def test_cell_statistics_and_median_mad():
+def test_cell_statistics():
     cell = Cell((0, 1, 2), (1.0, 2.0, 4.0))
     assert cell.n == 3 and cell.mean == pytest.approx(7 / 3) and cell.median == 2.0
     assert cell.std == pytest.approx(statistics.pstdev([1.0, 2.0, 4.0]))
     assert cell.percentile(10) == pytest.approx(1.2) and cell.percentile(90) == pytest.approx(3.6)
-    assert median_mad([1.0, 2.0, 3.0, 10.0]) == (2.5, 1.0)
-    assert all(math.isnan(x) for x in median_mad([]))
     assert math.isnan(Cell((), ()).mean)
 
 
@@ -357,19 +355,26 @@ def test_table2_takes_each_runs_latest_iteration(tmp_path):
     assert table2(collect([tmp_path]), "gan") is None
 
 
-def test_table3_recomputes_statistics_missing_from_the_file(tmp_path):
+def test_table3_takes_the_written_summaries_of_the_latest_file(tmp_path):
     images = [{"class": c, "l2": l2, "nll": nll} for c, l2, nll in
               (("Alp14", 0.1, 10.0), ("Alp14", 0.3, 14.0), ("Alp14", 0.2, 11.0), ("Tea1", 0.5, 20.0))]  # fmt: skip
+    per_class = {c: summarise([im for im in images if im["class"] == c]) for c in ("Alp14", "Tea1")}
     rec = {"format": "biogans-reconstruction-v1", "generator": gen("star", 5), "optimise": "joint",
-           "classes": ["Alp14", "Tea1"], "images": images}  # fmt: skip
+           "classes": ["Alp14", "Tea1"], "images": images, "per_class": per_class, "overall": summarise(images)}  # fmt: skip
     write(tmp_path / "old", {**rec, "generator": gen("star", 2)}, "reconstruction.json")
     write(tmp_path / "new", rec, "reconstruction.json")
-    t = table3(collect([tmp_path]))
+    write(tmp_path / "bare", {k: v for k, v in rec.items() if k != "per_class"}, "reconstruction.json")
+    collected = collect([tmp_path])
+    t = table3(collected)
     assert t is not None and len(t.rows) == 1 and t.rows[0].iteration == 5 and len(t.rows[0].superseded) == 1
     alp = t.rows[0].stats["Alp14"]
     got = (alp["n"], alp["l2_median"], alp["l2_mad"], alp["nll_median"], alp["nll_mad"])
     assert got == pytest.approx((3, 0.2, 0.1, 11.0, 1.0))
     assert t.rows[0].stats["overall"]["n"] == 4 and "share this row" in t.notes[0]
+    # statistics without a finite value (null in the file) are left out, not read as a number
+    assert "neighbour_l2_median" not in alp
+    # a file without its summaries is listed, not half-read
+    assert any(m.endswith("bare/reconstruction.json: has no 'per_class'") for m in collected.missing), collected.missing
 
 
 def test_render_report_on_hand_made_results(tmp_path):

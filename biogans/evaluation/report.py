@@ -16,7 +16,7 @@ What is aggregated, and how:
 - Table 2 (fake vs real, conditional generators): per class and the run's score (the mean
   over classes), mean and std over splits, at the latest generator iteration of each run.
 - Table 3 (reconstruction): median and MAD of L2 and NLL per class and overall, as the
-  reconstruction tool wrote them (recomputed from the per-image list where absent).
+  reconstruction tool wrote them (a file without them is listed as unreadable).
 - Figure 8 (fake vs real, joint generators, against generator iteration): median over
   splits with the 10th-90th percentile band, the real-vs-real baseline as a line.
 
@@ -179,15 +179,6 @@ def make_cell(pairs: Iterable[tuple[int, float]]) -> Cell:
     return Cell(tuple(s for s, _ in ordered), tuple(float(v) for _, v in ordered))
 
 
-def median_mad(values: Sequence[float]) -> tuple[float, float]:
-    """Median and median absolute deviation (unscaled: median of |x - median|)."""
-    if not values:
-        return math.nan, math.nan
-    arr = np.asarray(values, dtype=float)
-    med = float(np.median(arr))
-    return med, float(np.median(np.abs(arr - med)))
-
-
 def row_minima(cells: dict[tuple[str, str], Cell], rows: Sequence[str], columns: Sequence[str]) -> dict[str, str]:
     """Per row, the column with the smallest mean (the first on ties); rows with fewer than two
     filled cells have no minimum worth marking."""
@@ -275,20 +266,6 @@ def parse_c2st(data: dict[str, Any], source: Path, mtime: float = 0.0) -> C2STRe
 _STAT_KEYS = ("n", "l2_median", "l2_mad", "nll_median", "nll_mad", "nll_init_median", "neighbour_l2_median")
 
 
-def _stats_from_images(images: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """The reconstruction statistics of a list of per-image records (for files without them)."""
-
-    def column(key: str) -> list[float]:
-        return [float(im[key]) for im in images if im.get(key) is not None]
-
-    l2, nll = median_mad(column("l2")), median_mad(column("nll"))
-    return {
-        "n": len(images), "l2_median": l2[0], "l2_mad": l2[1], "nll_median": nll[0], "nll_mad": nll[1],
-        "nll_init_median": median_mad(column("nll_init"))[0],
-        "neighbour_l2_median": median_mad(column("neighbour_l2"))[0],
-    }  # fmt: skip
-
-
 def parse_reconstruction(data: dict[str, Any], source: Path, mtime: float = 0.0) -> ReconstructionRecord:
     """Check and read a ``reconstruction.json`` dict; a ``ValueError`` says what is wrong."""
     if data.get("format") != RECONSTRUCTION_FORMAT:
@@ -296,21 +273,16 @@ def parse_reconstruction(data: dict[str, Any], source: Path, mtime: float = 0.0)
             f"is not a biogans reconstruction result (format {data.get('format')!r}, expected {RECONSTRUCTION_FORMAT!r})"
         )
     gen = _need(data, "generator")
-    images = data.get("images") or []
-    classes = tuple(map(str, data.get("classes") or dict.fromkeys(str(im["class"]) for im in images)))
-    written = data.get("per_class") or {}
-    stats: dict[str, dict[str, float]] = {}
-    for name in classes:
-        if name in written:
-            stats[name] = {k: float(written[name][k]) for k in _STAT_KEYS if written[name].get(k) is not None}
-        else:
-            stats[name] = _stats_from_images([im for im in images if str(im.get("class")) == name])
-    if data.get("overall"):
-        stats["overall"] = {k: float(data["overall"][k]) for k in _STAT_KEYS if data["overall"].get(k) is not None}
-    else:
-        stats["overall"] = _stats_from_images(images)
+    classes = tuple(map(str, _need(data, "classes")))
     if not classes:
         raise ValueError("has no classes")
+    written = {**_need(data, "per_class"), "overall": _need(data, "overall")}
+    stats: dict[str, dict[str, float]] = {}
+    for name in (*classes, "overall"):
+        if name not in written:
+            raise ValueError(f"has no summary of class {name!r}")
+        # statistics with no finite value are null in the file: left out here
+        stats[name] = {k: float(written[name][k]) for k in _STAT_KEYS if written[name].get(k) is not None}
     return ReconstructionRecord(
         source=source, mtime=mtime, model=str(gen.get("model") or gen.get("kind") or "?"),
         train_loss=str(gen.get("train_loss") or "?"), generator_run=str(gen.get("run_dir") or gen.get("path") or "?"),
