@@ -203,8 +203,9 @@ def loss_order(losses: Iterable[str]) -> list[str]:
     return [x for x in LOSS_ORDER if x in present] + sorted(present - set(LOSS_ORDER))
 
 
-def _model_rank(model: str) -> int:
-    return MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER)
+def _rank(order: Sequence[str], name: str) -> int:
+    """Position of ``name`` in a display order; unknown names after the known ones."""
+    return order.index(name) if name in order else len(order)
 
 
 def loss_label(loss: str) -> str:
@@ -465,15 +466,10 @@ def _is_pair(r: C2STRecord) -> bool:
     return r.mode == "real_vs_real" and len(r.classes_a) == 1 and len(r.classes_b) == 1
 
 
-def table1(
-    collected: Collected, loss: str = "wgangp", sets: tuple[str, str] | None = ("train", "test")
-) -> Table1 | None:
-    """The class-pair grid for one eval loss (and one pair of sets; ``None`` = the first present)."""
-    records = [r for r in collected.c2st if _is_pair(r) and r.loss == loss]
-    if sets is None and records:
-        sets = min({(str(r.set_a), str(r.set_b)) for r in records}, key=lambda s: (s != ("train", "test"), s))
-    records = [r for r in records if (r.set_a, r.set_b) == sets]
-    if not records or sets is None:
+def table1(collected: Collected, loss: str = "wgangp", sets: tuple[str, str] = ("train", "test")) -> Table1 | None:
+    """The class-pair grid for one eval loss and one pair of sets (class A from ``sets[0]``)."""
+    records = [r for r in collected.c2st if _is_pair(r) and r.loss == loss and (r.set_a, r.set_b) == sets]
+    if not records:
         return None
     classes = class_order([c for r in records for c in (*r.classes_a, *r.classes_b)])
     pairs: dict[tuple[str, str], list[tuple[int, float]]] = {}
@@ -584,11 +580,9 @@ def _run_groups(records: Iterable[C2STRecord]) -> dict[tuple[str, str, str], lis
     groups: dict[tuple[str, str, str], list[C2STRecord]] = {}
     for r in records:
         groups.setdefault((str(r.model), str(r.train_loss), str(r.generator_run)), []).append(r)
-    return dict(sorted(groups.items(), key=lambda kv: (_model_rank(kv[0][0]), _loss_rank(kv[0][1]), kv[0])))
-
-
-def _loss_rank(loss: str) -> int:
-    return LOSS_ORDER.index(loss) if loss in LOSS_ORDER else len(LOSS_ORDER)
+    return dict(
+        sorted(groups.items(), key=lambda kv: (_rank(MODEL_ORDER, kv[0][0]), _rank(LOSS_ORDER, kv[0][1]), kv[0]))
+    )
 
 
 def _iteration_key(it: int | None) -> int:
@@ -656,7 +650,7 @@ def table3(collected: Collected) -> Table3 | None:
     groups: dict[tuple[str, str, str, str], list[ReconstructionRecord]] = {}
     for r in collected.reconstruction:
         groups.setdefault((r.model, r.train_loss, r.optimise, r.generator_run), []).append(r)
-    order = sorted(groups, key=lambda k: (_model_rank(k[0]), _loss_rank(k[1]), k[2] != "joint", k))
+    order = sorted(groups, key=lambda k: (_rank(MODEL_ORDER, k[0]), _rank(LOSS_ORDER, k[1]), k[2] != "joint", k))
     labels = _labels([(k[0], k[1], k[3]) for k in order])
     rows, notes = [], []
     for key in order:
@@ -746,16 +740,15 @@ def _save_figure(fig: Any, path: Path) -> Path:
 
 
 def figure8(
-    collected: Collected, path: str | Path, conditional: bool = False, losses: Sequence[str] | None = None
+    by_loss: dict[str, list[Curve]], base_rows: Sequence[BaselineRow], path: str | Path, conditional: bool = False
 ) -> Path | None:
-    """Score against generator iteration: a panel per eval loss, median over splits with the
-    10-90 % band per run, and the real-vs-real baseline's median as a dashed line."""
+    """Score against generator iteration (``by_loss`` from :func:`curves`): a panel per eval
+    loss, median over splits with the 10-90 % band per run, and the real-vs-real baseline's
+    median (from ``base_rows``) as a dashed line.  ``None`` when there is no curve."""
     from matplotlib.ticker import NullLocator
 
-    by_loss = curves(collected, conditional, losses)
     if not by_loss:
         return None
-    base_rows = baseline(collected, losses)
     fig = _new_figure(max(6.0, 5.2 * len(by_loss)), 4.4)
     axes = fig.subplots(1, len(by_loss), squeeze=False)[0]
     for ax, (loss, lines) in zip(axes, by_loss.items(), strict=True):
@@ -1113,7 +1106,7 @@ def render_report(
         by_loss = curves(found, conditional, losses)
         if conditional and not any(len(c.points) > 1 for lines in by_loss.values() for c in lines):
             continue  # a single iteration per run is Table 2 already
-        if figure8(found, out / f"{key}.png", conditional, losses) is None:
+        if figure8(by_loss, base, out / f"{key}.png", conditional) is None:
             sections.append(f"No fake-vs-real results of {what} generators were found.\n")
             continue
         _curves_csv(by_loss, out / f"{key}.csv")
@@ -1195,7 +1188,9 @@ def _copy_panels(t: Table3, out: Path) -> list[str]:
 
 def _write_samples(found: Collected, out: Path, figures: dict[str, str]) -> list[str]:
     """Copy each run's latest grid into ``out/samples`` and draw them side by side."""
-    runs = sorted(found.training, key=lambda r: (_model_rank(r.model), _loss_rank(r.loss), str(r.run_dir)))
+    runs = sorted(
+        found.training, key=lambda r: (_rank(MODEL_ORDER, r.model), _rank(LOSS_ORDER, r.loss), str(r.run_dir))
+    )
     labels = _labels([(r.model, r.loss, str(r.run_dir)) for r in runs])
     titles, lines = {}, []
     for r in runs:
