@@ -32,7 +32,6 @@ and the TIFF's single red channel are class 0's red.
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -44,12 +43,12 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
-from biogans.checkpoint import is_biogans_checkpoint, load_checkpoint, load_generator
-from biogans.config import PAPER_6_CLASSES
-from biogans.errors import CheckpointError, ConfigError
-from biogans.files import atomic_write
+from biogans.checkpoint import load_generator
+from biogans.errors import ConfigError
+from biogans.files import atomic_write, write_json
 from biogans.models.views import star_view
 from biogans.samples import fixed_noise
+from biogans.trainer import resolve_device
 
 __all__ = [
     "CAPTION_HEIGHT",
@@ -217,20 +216,19 @@ def channel_names(class_names: Sequence[str]) -> list[str]:
     return [RED_NAME, *class_names]
 
 
-def column_names(n_columns: int, spec: Mapping[str, Any] | None) -> list[str]:
+def column_names(n_columns: int, spec: Mapping[str, Any]) -> list[str]:
     """Class names for the ``n_columns`` green columns a generator renders.
 
-    A biogans checkpoint names its classes in its spec; a joint model (trained on all of
-    them merged) has one green column, named after its class if it had only one, else
-    "green".  A 2017 file carries no names: the paper's six classes when the count fits.
+    The names are the generator's (``generator.spec``; a 2017 file gets the paper's six
+    when the count fits, see :func:`biogans.models.legacy.legacy_spec`); a joint model
+    (trained on all of its classes merged) has one green column, named after its class if
+    it had only one, else "green".
     """
-    names = [str(n) for n in (spec or {}).get("class_names") or []]
+    names = [str(n) for n in spec.get("class_names") or []]
     if n_columns == 1:
         return [names[0]] if len(names) == 1 else ["green"]
     if len(names) == n_columns:
         return names
-    if spec is None and n_columns == len(PAPER_6_CLASSES):
-        return list(PAPER_6_CLASSES)
     return [f"class{i}" for i in range(n_columns)]
 
 
@@ -368,31 +366,6 @@ def write_tiff(frames: torch.Tensor, path: str | Path, names: Sequence[str], tit
 # --------------------------------------------------------------------------- the whole movie
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    from biogans.trainer import resolve_device  # the trainer's policy: auto, cpu, cuda, cuda:N
-
-    return resolve_device(device)
-
-
-def load_for_movie(path: str | Path, model: str | None, device: str | torch.device) -> tuple[nn.Module, dict | None]:
-    """The generator in a checkpoint (on ``device``, in eval mode) and, for a biogans checkpoint, its model spec.
-
-    The file is checked before the device is set up, so a wrong path fails at once.
-    """
-    data = load_checkpoint(path)
-    spec = dict(data["config"]) if is_biogans_checkpoint(data) and isinstance(data.get("config"), Mapping) else None
-    if model is None and not is_biogans_checkpoint(data):
-        keys = ", ".join(sorted(map(str, data))[:8])
-        raise CheckpointError(
-            f"{path} is not a biogans checkpoint (top-level keys: {keys}). For a generator saved by the "
-            "original 2017 code, name its model family, e.g. model=star (one of conf/model/)"
-        )
-    del data
-    return load_generator(path, model=model, device=_resolve_device(device)), spec
-
-
 def make_cell_cycle_movie(
     generator_path: str | Path,
     out_dir: str | Path,
@@ -424,7 +397,8 @@ def make_cell_cycle_movie(
     n_frames = 2 * steps - 1
     strip = strip_indices(n_frames, strip_frames)
 
-    generator, spec = load_for_movie(generator_path, model, device)
+    generator = load_generator(generator_path, model=model, device=resolve_device(str(device)))
+    spec = generator.spec
     batch = fixed_noise(batch_size, generator.nz, getattr(generator, "red_nz", 0), seed)
     z = latent_path(batch[chosen[0]], batch[chosen[1]], batch[chosen[2]], steps)
     images = render_images(generator, z)
@@ -438,10 +412,10 @@ def make_cell_cycle_movie(
     frame_ms = write_gif(panels, files["gif"], duration_s, names if caption else None)
     write_strip(panels, files["strip"], strip, names if caption else None)
     write_tiff(frames, files["tiff"], names)
-    kind = (spec or {}).get("kind")
+    kind = spec.get("kind")
     summary: dict[str, Any] = {
         "generator": str(Path(generator_path).resolve()),
-        "model": (spec or {}).get("name", model),
+        "model": spec.get("name", model),
         "kind": kind,
         "seed": int(seed),
         "batch_size": int(batch_size),
@@ -461,5 +435,5 @@ def make_cell_cycle_movie(
         "tiff": {"format": "OME-TIFF", "axes": "TCYX", "dtype": "uint8"},
         "files": {key: path.name for key, path in files.items()},
     }
-    atomic_write(files["json"], lambda f: f.write((json.dumps(summary, indent=2) + "\n").encode()))
+    write_json(files["json"], summary)
     return summary

@@ -14,6 +14,7 @@ from conftest import TINY, run_module
 from PIL import Image, ImageSequence
 
 from biogans.checkpoint import save_checkpoint
+from biogans.config import PAPER_6_CLASSES
 from biogans.errors import ConfigError
 from biogans.interpolation import (
     check_points,
@@ -157,6 +158,19 @@ def star_checkpoint(tmp_path_factory) -> Path:
     return run / "checkpoints" / "last.pt"
 
 
+def test_movie_of_a_2017_star_file_names_the_paper_classes(tmp_path):
+    from test_legacy import RefStarG, randomise, save_legacy
+
+    torch.manual_seed(0)
+    ref = randomise(RefStarG(100, 8, 6), torch.randn(16, 100))
+    path = save_legacy(tmp_path / "netG_iter_50000.pth", ref.legacy_state())
+    out = tmp_path / "movie"
+    run_module("interpolate", f"generator={path}", "model=star", "steps=3", f"hydra.run.dir={out}")
+    info = json.loads((out / "interpolation.json").read_text())
+    assert info["kind"] == "star" and info["model"] == "star" and info["frames"] == 5
+    assert info["classes"] == list(PAPER_6_CLASSES) and info["channels"] == ["red", *PAPER_6_CLASSES]
+
+
 def read_gif(path: Path) -> list[np.ndarray]:
     with Image.open(path) as im:
         return [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(im)]
@@ -249,7 +263,7 @@ def test_missing_and_foreign_generator_files_are_named(tmp_path):
     state_dict = tmp_path / "netG_iter_50000.pth"
     torch.save({"main.final.64-2.convt.weight": torch.zeros(1)}, state_dict)
     proc = run_module("interpolate", f"generator={state_dict}", f"hydra.run.dir={tmp_path / 'c'}", check=False)
-    assert_clean_failure(proc, "not a biogans checkpoint", "model=star")
+    assert_clean_failure(proc, str(state_dict), "not a biogans checkpoint", "model=FAMILY", "try model='dcgan'")
 
     proc = run_module("interpolate", f"hydra.run.dir={tmp_path / 'd'}", check=False)
     assert_clean_failure(proc, "generator=PATH is required")

@@ -346,7 +346,8 @@ def reject_unnamed_legacy_state(data: Mapping[str, Any], source: str | PathLike[
         hint += "."
     raise CheckpointError(
         f"{source} looks like a state dict saved by the original 2017 code, not a biogans checkpoint; "
-        f"load it with load_generator(path, model=FAMILY), FAMILY one of {_families_text()}.{hint}"
+        f"name its family: model=FAMILY on the command line, load_generator(path, model=FAMILY) in Python, "
+        f"FAMILY one of {_families_text()}.{hint}"
     )
 
 
