@@ -61,8 +61,11 @@ from types import MappingProxyType
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 from torch import Tensor
 
+from biogans.checkpoint import is_biogans_checkpoint, load_checkpoint
+from biogans.config import PAPER_6_CLASSES, ModelConfig, to_plain
 from biogans.errors import CheckpointError, ConfigError
 from biogans.models import build_critic, build_generator, check_spec
 from biogans.models.critic import Critic
@@ -84,19 +87,19 @@ __all__ = [
 ]
 
 #: the six proteins of the paper's conditional experiments, in the paper's order
-PAPER_CLASS_NAMES: tuple[str, ...] = ("Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1")
+PAPER_CLASS_NAMES: tuple[str, ...] = tuple(PAPER_6_CLASSES)
 
 
-def _family(kind: str, separable: bool, red_portion: float = 0.5, nz: int = 100, ngf: int = 64) -> Mapping[str, Any]:
+def _family(name: str) -> Mapping[str, Any]:
+    """The paper's settings of a family: its training defaults in ``conf/model/<name>.yaml``
+    (kind, separable, red_portion, nz, ngf, ndf), plus what the 2017 files share."""
+    from biogans.cli import CONFIG_DIR
+
+    yaml = OmegaConf.load(Path(CONFIG_DIR) / "model" / f"{name}.yaml")
+    model = to_plain(OmegaConf.merge(OmegaConf.structured(ModelConfig), yaml))
     return MappingProxyType(
         {
-            "kind": kind,
-            "separable": separable,
-            "red_portion": red_portion,
-            "nz": nz,
-            "ngf": ngf,
-            # the critic each family was trained against: DCGAN D with ndf = ngf (PAPER.md)
-            "ndf": ngf,
+            **{key: model[key] for key in ("kind", "separable", "red_portion", "nz", "ngf", "ndf")},
             "n_classes": len(PAPER_CLASS_NAMES),
             "image_size": (48, 80),
             # the conditional models were trained with WGAN-GP, whose critic has no BN;
@@ -109,13 +112,8 @@ def _family(kind: str, separable: bool, red_portion: float = 0.5, nz: int = 100,
 #: the paper's settings of each 2017 model family (read-only); see :func:`legacy_spec`
 FAMILIES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
-        "dcgan": _family("joint", False),
-        "sep": _family("joint", True, 0.5),
-        "star": _family("star", True, 0.5),
-        "independent": _family("independent", False),
-        "independent_sep": _family("independent", True, 0.5),
-        "multichannel": _family("multichannel", False, nz=350, ngf=224),
-        "multichannel_sep": _family("multichannel", True, 0.143, nz=350, ngf=224),
+        name: _family(name)
+        for name in ("dcgan", "sep", "star", "independent", "independent_sep", "multichannel", "multichannel_sep")
     }
 )
 
@@ -257,7 +255,7 @@ def _check_state(state: Any, source: str) -> Mapping[str, Tensor]:
     """A 2017 file is a flat mapping from strings to tensors; say what else it is."""
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{source} holds a {type(state).__name__}, not a state dict of a 2017 model")
-    if state.get("format") == "biogans-checkpoint-v1":
+    if is_biogans_checkpoint(state):
         raise CheckpointError(
             f"{source} is a biogans checkpoint, not a 2017 state dict: load it with "
             "biogans.load_generator(path) without model="
@@ -336,14 +334,13 @@ def reject_unnamed_legacy_state(data: Mapping[str, Any], source: str | PathLike[
     The 2017 files carry no description of the network, so the family must come from the
     caller; the message suggests the family the keys point to.
     """
-    if not looks_like_legacy_state(data):
+    if not isinstance(data, Mapping) or not data:
         return
     guess = guess_legacy_family(data)
+    if guess is None:
+        return
     hint = f" Its keys look like {describe_legacy_state(data)}"
-    if guess is not None and guess[0] == "generator":
-        hint += f": try model={guess[1]!r}."
-    else:
-        hint += "."
+    hint += f": try model={guess[1]!r}." if guess[0] == "generator" else "."
     raise CheckpointError(
         f"{source} looks like a state dict saved by the original 2017 code, not a biogans checkpoint; "
         f"name its family: model=FAMILY on the command line, load_generator(path, model=FAMILY) in Python, "
@@ -603,6 +600,23 @@ def _image_size(kernel: tuple[int, int] | None, n_layers: int) -> list[int] | No
     return [kernel[0] * scale, kernel[1] * scale]
 
 
+def _conv_blocks(
+    canon: Mapping[str, Tensor], pattern: re.Pattern[str], towered: bool
+) -> tuple[dict[tuple[str, int, int], Tensor], set[int]]:
+    """The convolution weights whose keys match ``pattern`` (with a tower prefix when
+    ``towered``), one per ``(stage, in, out)`` block, and the tower indices seen."""
+    blocks: dict[tuple[str, int, int], Tensor] = {}
+    towers: set[int] = set()
+    for key, t in canon.items():
+        m = pattern.match(key)
+        if m is None or (m["tower"] is not None) != towered:
+            continue
+        if m["tower"] is not None:
+            towers.add(int(m["tower"]))
+        blocks.setdefault((m["stage"], int(m["cin"]), int(m["cout"])), t)
+    return blocks, towers
+
+
 def _infer_generator(canon: Mapping[str, Tensor], kind: str) -> dict[str, Any]:
     """Settings a 2017 generator's keys and shapes fix, as far as they can be read."""
     found: dict[str, Any] = {}
@@ -622,16 +636,7 @@ def _infer_generator(canon: Mapping[str, Tensor], kind: str) -> dict[str, Any]:
         if size is not None:
             found["image_size"] = size
         return found
-    want_towers = kind == "independent"
-    blocks: dict[tuple[str, int, int], Tensor] = {}
-    towers = set()
-    for key, t in canon.items():
-        m = _G_CONV.match(key)
-        if m is None or (m["tower"] is not None) != want_towers:
-            continue
-        if m["tower"] is not None:
-            towers.add(int(m["tower"]))
-        blocks.setdefault((m["stage"], int(m["cin"]), int(m["cout"])), t)
+    blocks, towers = _conv_blocks(canon, _G_CONV, towered=kind == "independent")
     initial = [(b, t) for b, t in blocks.items() if b[0] == "initial"]
     final = [b for b in blocks if b[0] == "final"]
     if len(initial) == 1:
@@ -652,16 +657,7 @@ def _infer_generator(canon: Mapping[str, Tensor], kind: str) -> dict[str, Any]:
 def _infer_critic(canon: Mapping[str, Tensor], kind: str) -> dict[str, Any]:
     """Settings a 2017 discriminator's keys and shapes fix, as far as they can be read."""
     found: dict[str, Any] = {}
-    want_towers = kind in ("star", "independent")
-    blocks: dict[tuple[str, int, int], Tensor] = {}
-    towers: set[int] = set()
-    for key, t in canon.items():
-        m = _D_CONV.match(key)
-        if m is None or (m["tower"] is not None) != want_towers:
-            continue
-        if m["tower"] is not None:
-            towers.add(int(m["tower"]))
-        blocks.setdefault((m["stage"], int(m["cin"]), int(m["cout"])), t)
+    blocks, towers = _conv_blocks(canon, _D_CONV, towered=kind in ("star", "independent"))
     initial = [b for b in blocks if b[0] == "initial"]
     final = [(b, t) for b, t in blocks.items() if b[0] == "final"]
     if len(initial) == 1:
@@ -709,8 +705,6 @@ def _resolve_spec(
 
 def _read(path_or_state: str | PathLike[str] | Mapping[str, Tensor], source: str | PathLike[str] | None):
     if isinstance(path_or_state, (str, PathLike)):
-        from biogans.checkpoint import load_checkpoint
-
         path = Path(path_or_state)
         return load_checkpoint(path), str(source if source is not None else path)
     return path_or_state, str(source if source is not None else "the state dict")
