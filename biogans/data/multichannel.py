@@ -42,6 +42,7 @@ import torch
 
 from biogans.data.batches import Batches, normalise, random_flips
 from biogans.data.lin import LinFolder
+from biogans.data.neighbours import DEFAULT_CHUNK, nearest
 from biogans.errors import DataError
 from biogans.files import atomic_write
 
@@ -63,9 +64,6 @@ N_NEIGHBOURS = 5
 #: Tag stored in (and hashed into the name of) every cache file; bump on any change of
 #: how the table is computed or stored, so that old files are never reused.
 TABLE_FORMAT = "biogans-red-nn-v1"
-#: Rows (and columns) of one block of the distance matrix: a block holds two
-#: ``chunk x chunk`` arrays of 8-byte numbers (128 MiB at 2048), whatever the data size.
-DEFAULT_CHUNK = 2048
 
 _LOAD_ERRORS = (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError)
 
@@ -105,54 +103,26 @@ def red_neighbour_table(
 
     Returns an int64 tensor ``(N, n_classes, k)`` on ``device`` (default: where
     ``folder.images`` lives): ``table[i, c]`` lists indices into ``folder.images`` of
-    images of class ``c``, nearest first, by L2 distance between red channels scaled to
-    [0, 1].  An image is never its own neighbour.
-
-    Exactness, so that the table is a function of the data and not of the hardware:
-    the red values are integers, so squared distances are computed in units of
-    ``1/255^2`` as ``|a|^2 + |b|^2 - 2 a.b`` in float64, where every partial sum is an
-    integer below ``2^53`` and therefore exact in any summation order (the scaling by
-    ``255^-2`` does not change the order).  Ties are broken by the smaller index: the
-    top-k runs on the int64 key ``distance * N + index``.
-
-    Memory: the distance matrix is never formed whole; blocks of at most
-    ``chunk x chunk`` pairs are reduced to a running top-k per row and class.
+    images of class ``c``, nearest first, by L2 distance between red channels.  An image
+    is never its own neighbour.  The search is exact and breaks ties by the smaller index
+    (:func:`biogans.data.neighbours.nearest`), so the table is a function of the data and
+    not of the hardware; blocks of at most ``chunk x chunk`` pairs bound the memory.
 
     Raises:
         DataError: a class with fewer than ``k + 1`` images.
     """
     k = _check_k(k)
-    if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}")
     _check_folder(folder, k)
     dev = torch.device(device) if device is not None else folder.images.device
     n = len(folder.images)
-    n_classes = len(folder.class_names)
-    red = folder.images[:, 0].reshape(n, -1).to(dev)  # uint8: the source of every block
-    n_pixels = red.shape[1]
-    if 255**2 * n_pixels * n >= 2**62:  # keys would overflow int64; far beyond any microscopy set
-        raise DataError(f"data set too large for the neighbour table ({n} images of {n_pixels} pixels)")
+    red = folder.images[:, 0].to(dev)
     labels = folder.labels.to(dev)
-    sq = torch.empty(n, dtype=torch.float64, device=dev)
-    for start in range(0, n, chunk):
-        block = red[start : start + chunk].double()
-        sq[start : start + chunk] = (block * block).sum(1)
-    members = [torch.nonzero(labels == c, as_tuple=True)[0] for c in range(n_classes)]
-    never = torch.iinfo(torch.int64).max
-    table = torch.empty(n, n_classes, k, dtype=torch.int64, device=dev)
-    for row_start in range(0, n, chunk):
-        rows = torch.arange(row_start, min(row_start + chunk, n), device=dev)
-        a = red[rows].double()
-        for c, cols_all in enumerate(members):
-            best = torch.full((len(rows), k), never, dtype=torch.int64, device=dev)
-            for col_start in range(0, len(cols_all), chunk):
-                cols = cols_all[col_start : col_start + chunk]
-                b = red[cols].double()
-                dist = sq[rows, None] + sq[None, cols] - 2.0 * (a @ b.T)  # exact integers
-                key = dist.round_().to(torch.int64) * n + cols[None, :]
-                key.masked_fill_(rows[:, None] == cols[None, :], never)  # not its own neighbour
-                best = torch.cat([best, key], dim=1).topk(k, dim=1, largest=False, sorted=True).values
-            table[rows, c] = best % n
+    ids = torch.arange(n, device=dev)
+    table = torch.empty(n, len(folder.class_names), k, dtype=torch.int64, device=dev)
+    for c in range(len(folder.class_names)):
+        members = torch.nonzero(labels == c, as_tuple=True)[0]  # ascending: ties by position = by index
+        index, _ = nearest(red, red[members], k, chunk, query_ids=ids, pool_ids=members)
+        table[:, c] = members[index]
     return table
 
 

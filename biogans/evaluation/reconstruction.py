@@ -39,9 +39,9 @@ seeded from ``seed``, the class name and the batch's index (:func:`batch_seed`),
 moved to the device: the same command starts from the same vectors on any device, and a
 class's starting points do not depend on which other classes are reconstructed.
 
-Nearest neighbours are searched exhaustively, on the device, in chunks, with the squared
-distances of the 8-bit images expanded as ``|a|^2 + |b|^2 - 2 a.b`` in float64: every
-term is an integer below 2^53, so the distances are exact and ties go to the first file.
+Nearest neighbours are searched exhaustively and exactly, on the device, in chunks
+(:func:`biogans.data.neighbours.nearest`, shared with the multi-channel data's red
+neighbour table); ties go to the first file.
 
 Outputs of :func:`run_reconstruction`: ``reconstruction.json`` (per image, per class and
 overall; see ``RESULT_FORMAT``) and ``panels/<Class>.png`` (rows of target,
@@ -71,6 +71,7 @@ from biogans.checkpoint import load_generator
 from biogans.config import Optimise, to_plain
 from biogans.data.batches import normalise
 from biogans.data.lin import LinFolder
+from biogans.data.neighbours import nearest
 from biogans.errors import ConfigError
 from biogans.evaluation.common import (
     check_generator_classes,
@@ -283,40 +284,22 @@ def reconstruct_batch(
 
 
 def nearest_neighbours(
-    targets: torch.Tensor,
-    pool: torch.Tensor,
-    chunk: int = 512,
-    scale: float = 255.0,
-    exclude: torch.Tensor | None = None,
+    targets: torch.Tensor, pool: torch.Tensor, chunk: int = 512, exclude: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each target, the index of the closest pool image and its L2 ``sqrt(mean((a - b)^2)) / scale``.
+    """For each target, the index of the closest pool image and its L2 ``sqrt(mean((a - b)^2))`` in [0, 1].
 
-    ``targets`` ``(B, ...)`` and ``pool`` ``(N, ...)`` have the same image shape; give raw
-    8-bit images with ``scale=255`` for exact distances in [0, 1] units (see the module
-    docstring).  The pool is processed ``chunk`` images at a time on the targets' device;
-    ``exclude`` (``(B,)`` pool indices, -1 for none) keeps an image from matching itself
-    when reconstructing the training set.
+    ``targets`` ``(B, ...)`` and ``pool`` ``(N, ...)`` are 8-bit images of one shape; the
+    search is exact, ties go to the first pool image, and runs ``chunk`` images at a time
+    on the targets' device (:func:`biogans.data.neighbours.nearest`).  ``exclude``
+    (``(B,)`` pool indices, -1 for none) keeps an image from matching itself when
+    reconstructing the training set.
     """
     if pool.shape[0] == 0:
         raise ValueError("nearest_neighbours needs a non-empty pool")
-    if pool.shape[1:] != targets.shape[1:]:
-        raise ValueError(f"targets {tuple(targets.shape)} and pool {tuple(pool.shape)} differ in image shape")
-    device = targets.device
-    a = targets.reshape(targets.shape[0], -1).to(torch.float64)
-    a_sq = a.pow(2).sum(1)
-    best_d = torch.full((a.shape[0],), math.inf, dtype=torch.float64, device=device)
-    best_i = torch.zeros(a.shape[0], dtype=torch.int64, device=device)
-    for start in range(0, pool.shape[0], max(1, int(chunk))):
-        b = pool[start : start + chunk].to(device=device).reshape(-1, a.shape[1]).to(torch.float64)
-        d2 = a_sq[:, None] + b.pow(2).sum(1)[None, :] - 2 * (a @ b.T)
-        if exclude is not None:
-            ids = torch.arange(start, start + b.shape[0], device=device)
-            d2 = d2.masked_fill(exclude.to(device)[:, None] == ids[None, :], math.inf)
-        d_min, i_min = d2.min(1)
-        better = d_min < best_d
-        best_d = torch.where(better, d_min, best_d)
-        best_i = torch.where(better, i_min + start, best_i)
-    return best_i, (best_d.clamp_min(0) / a.shape[1]).sqrt() / scale
+    ids = torch.arange(pool.shape[0], device=targets.device) if exclude is not None else None
+    index, d2 = nearest(targets, pool, 1, chunk, query_ids=exclude, pool_ids=ids)
+    numel = targets[0].numel()
+    return index[:, 0], (d2[:, 0].double() / numel).sqrt() / 255.0
 
 
 # --------------------------------------------------------------------------- panels, summaries
