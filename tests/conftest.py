@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
@@ -94,3 +95,12 @@ def prepared_splits(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("prepare")
     run_module("prepare", *TINY_DATA, f"hydra.run.dir={run}")
     return Path(json.loads((run / "prepare.json").read_text())["splits_dir"])
+
+
+@pytest.fixture(scope="session")
+def bad_files(tmp_path_factory) -> dict[str, Path]:
+    """Files that are not generator checkpoints: a .pt of random tensors, a text file, a missing path."""
+    folder = tmp_path_factory.mktemp("bad")
+    torch.save({"weights": torch.zeros(3), "note": 1}, folder / "random.pt")
+    (folder / "notes.txt").write_text("not a checkpoint\n")
+    return {"random": folder / "random.pt", "text": folder / "notes.txt", "missing": folder / "nowhere.pt"}

@@ -173,14 +173,6 @@ def foreign_splits(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def bad_files(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("bad")
-    torch.save({"weights": torch.zeros(3), "note": 1}, folder / "random.pt")
-    (folder / "notes.txt").write_text("not a checkpoint\n")
-    return {"random": folder / "random.pt", "text": folder / "notes.txt", "missing": folder / "nowhere.pt"}
-
-
 #: each bad input: the overrides ({name} stands for a path of the test) and what stderr must say
 BAD_INPUTS = {
     "no generator": ([], ["generator=PATH"]),
