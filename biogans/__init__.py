@@ -13,7 +13,7 @@ __all__ = ["__version__", "load_generator"]
 
 
 def load_generator(path, model=None, device="cpu", **spec):
-    """Load a generator from a checkpoint, in eval mode (see :func:`biogans.checkpoint.load_generator`)."""
-    from biogans.checkpoint import load_generator as _load
+    """Load a generator from a checkpoint, in eval mode (see :func:`biogans.core.checkpoint.load_generator`)."""
+    from biogans.core.checkpoint import load_generator as _load
 
     return _load(path, model=model, device=device, **spec)

@@ -1,7 +1,7 @@
 """``python -m biogans.c2st``: the classifier two-sample test (see conf/c2st.yaml).
 
 Fake vs real (``generator=CKPT``) or real vs real (``mode=real_vs_real``); the test itself
-lives in :mod:`biogans.evaluation.c2st`.  Writes ``c2st.json`` into Hydra's run directory
+lives in :mod:`biogans.tasks.two_sample`.  Writes ``c2st.json`` into Hydra's run directory
 and prints a one-line summary.
 """
 
@@ -16,7 +16,7 @@ from biogans.config import C2STConfig, check_schema
 
 def c2st(cfg: DictConfig) -> dict:
     """Check the config, run the test, write ``c2st.json`` and print the summary."""
-    from biogans.evaluation.c2st import run_c2st, summary_line, write_result
+    from biogans.tasks.two_sample import run_c2st, summary_line, write_result
 
     check_schema(cfg, C2STConfig)
     result = run_c2st(cfg)

@@ -1,6 +1,6 @@
 """What every Hydra entry point shares: where the configs are, and how errors end a run.
 
-A user error (:class:`biogans.errors.BiogansError`) ends a single run with its message on
+A user error (:class:`biogans.core.errors.BiogansError`) ends a single run with its message on
 stderr and exit status 1, no traceback.  In a multirun sweep a failing job must not kill
 the sweep: the error (with its traceback, for bugs) goes to that job's log and the sweep
 goes on; the job's own files (``metrics.json``) record the failure.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from biogans.errors import BiogansError
+from biogans.core.errors import BiogansError
 
 T = TypeVar("T")
 log = logging.getLogger("biogans")

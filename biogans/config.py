@@ -17,7 +17,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import II, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from biogans.errors import ConfigError
+from biogans.core.errors import ConfigError
 
 #: The paper's checkpoint schedule (PAPER.md, "Losses and training").
 PAPER_CHECKPOINTS = [10, 100, 1000, 2000, 3000, 5000, 10000, 30000, 50000, 100000, 300000, 500000]

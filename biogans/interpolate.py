@@ -1,6 +1,6 @@
 """``python -m biogans.interpolate generator=RUN/checkpoints/last.pt``: a cell-cycle movie.
 
-See conf/interpolate.yaml for the settings and :mod:`biogans.interpolation` for what is
+See conf/interpolate.yaml for the settings and :mod:`biogans.tasks.movie` for what is
 rendered and written (GIF, PNG strip, OME-TIFF, ``interpolation.json`` in the run dir).
 """
 
@@ -11,12 +11,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from biogans.cli import CONFIG_DIR, run_dir, run_entry
 from biogans.config import InterpolateConfig, check_schema
-from biogans.errors import ConfigError
+from biogans.core.errors import ConfigError
 
 
 def interpolate(cfg: DictConfig) -> dict:
     """Check the config, then render the movie into Hydra's run directory."""
-    from biogans.interpolation import make_cell_cycle_movie
+    from biogans.tasks.movie import make_cell_cycle_movie
 
     check_schema(cfg, InterpolateConfig)
     if OmegaConf.is_missing(cfg, "generator") or not str(cfg.generator).strip():

@@ -3,7 +3,7 @@
 For each set of the data set (its training folder and, where there is one, its test
 folder) and each split ``i`` in ``0..n_splits-1``, every class's sorted files are shuffled
 with seed ``i + 1`` and halved (PAPER.md, "Splits for evaluation"); see
-:mod:`biogans.data.splits`.  Every class folder is split, so any subset of classes can be
+:mod:`biogans.core.data.splits`.  Every class folder is split, so any subset of classes can be
 evaluated later.  The files go to ``dataset.splits_dir`` (default: a folder of the cache
 named after the data set), where ``biogans.c2st`` looks for them.
 """
@@ -17,18 +17,18 @@ from omegaconf import DictConfig
 
 from biogans.cli import CONFIG_DIR, run_dir, run_entry
 from biogans.config import PrepareConfig, check_schema
-from biogans.errors import ConfigError
-from biogans.files import write_json
+from biogans.core.errors import ConfigError
+from biogans.core.files import write_json
 
 log = logging.getLogger(__name__)
 
 
 def prepare(cfg: DictConfig) -> dict:
     """Write the split files of both sets; returns (and writes as prepare.json) what was done."""
-    from biogans.data.lin import read_lin_folder
-    from biogans.data.sources import dataset_roots
-    from biogans.data.splits import write_splits
-    from biogans.evaluation.common import splits_dir
+    from biogans.core.data.lin import read_lin_folder
+    from biogans.core.data.sources import dataset_roots
+    from biogans.core.data.splits import write_splits
+    from biogans.tasks.common import splits_dir
 
     check_schema(cfg, PrepareConfig)
     if int(cfg.n_splits) < 1:

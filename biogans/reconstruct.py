@@ -2,7 +2,7 @@
 
 PAPER.md, "Evaluation 2": every selected image is searched for in the generator's latent
 space (best of ``trials`` L-BFGS runs); see conf/reconstruct.yaml for the settings and
-:mod:`biogans.evaluation.reconstruction` for the method.  Writes ``reconstruction.json``
+:mod:`biogans.tasks.reconstruction` for the method.  Writes ``reconstruction.json``
 and ``panels/<Class>.png`` into Hydra's run directory and prints a one-line summary.
 """
 
@@ -17,7 +17,7 @@ from biogans.config import ReconstructConfig, check_schema
 
 def reconstruct(cfg: DictConfig) -> dict:
     """Check the config, reconstruct, write the result and print the summary."""
-    from biogans.evaluation.reconstruction import run_reconstruction, summary_line, write_result
+    from biogans.tasks.reconstruction import run_reconstruction, summary_line, write_result
 
     check_schema(cfg, ReconstructConfig)
     out = run_dir()

@@ -1,7 +1,7 @@
 """``python -m biogans.report runs=DIR [DIR ...] [out=DIR]``: the paper's tables and figures.
 
 Not a Hydra app: ``runs=`` takes several paths (one shell word each), which Hydra's
-override grammar cannot.  The work is done by :mod:`biogans.evaluation.report`.
+override grammar cannot.  The work is done by :mod:`biogans.tasks.reporting`.
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"biogans.report: error: {exc}\n\n{USAGE}", file=sys.stderr, end="")
         return 2
 
-    from biogans.errors import BiogansError
-    from biogans.evaluation.report import render_report, summary_line
+    from biogans.core.errors import BiogansError
+    from biogans.tasks.reporting import render_report, summary_line
 
     try:
         summary = render_report(args.runs, args.out, title=args.title, losses=args.losses, digits=args.digits)

@@ -11,7 +11,7 @@ from biogans.config import TrainConfig, check_schema
 
 def train(cfg: DictConfig) -> dict:
     """Check the config, then train into Hydra's run directory."""
-    from biogans.trainer import Trainer
+    from biogans.tasks.training import Trainer
 
     check_schema(cfg, TrainConfig)
     return Trainer(cfg, run_dir()).run()

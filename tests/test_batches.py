@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from biogans.data.batches import Batches, normalise, random_flips
-from biogans.errors import DataError
+from biogans.core.data.batches import Batches, normalise, random_flips
+from biogans.core.errors import DataError
 
 
 def numbered_images(n: int) -> torch.Tensor:

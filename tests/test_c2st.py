@@ -20,10 +20,10 @@ import pytest
 import torch
 from conftest import TINY, TINY_DATA, compose, run_module
 
-from biogans.data.splits import write_splits
-from biogans.evaluation.c2st import run_c2st, score_critic, two_sample_test
-from biogans.evaluation.common import fresh_critic, read_set
-from biogans.losses import make_loss, make_optimizer
+from biogans.core.data.splits import write_splits
+from biogans.tasks.two_sample import run_c2st, score_critic, two_sample_test
+from biogans.tasks.common import fresh_critic, read_set
+from biogans.core.losses import make_loss, make_optimizer
 
 #: small critic and batches: every test run takes seconds on 2 cores
 SMALL = [*TINY_DATA, "batch_size=8", "ndf=16", "device=cpu", "progress=false"]
@@ -65,7 +65,7 @@ def test_same_seed_same_score_and_small_halves_shrink_the_batch(prepared_splits,
     assert run_c2st_in_process(*common)["score"] == first["score"]
     assert run_c2st_in_process(*common, "seed=1")["score"] != first["score"]
     # halves of 12 (Cki2 of the 24-image test set) and 24 images: batches of 12, with a warning
-    with caplog.at_level(logging.WARNING, logger="biogans.evaluation.c2st"):
+    with caplog.at_level(logging.WARNING, logger="biogans.tasks.two_sample"):
         small = run_c2st_in_process(*common, "batch_size=64")
     assert small["batch_size"] == 64 and small["batch_size_used"] == {"train": 12, "test": 12}
     assert "fewer than batch_size=64" in caplog.text

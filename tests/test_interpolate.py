@@ -13,10 +13,10 @@ import torch
 from conftest import TINY, run_module
 from PIL import Image, ImageSequence
 
-from biogans.checkpoint import save_checkpoint
+from biogans.core.checkpoint import save_checkpoint
 from biogans.config import PAPER_6_CLASSES
-from biogans.errors import ConfigError
-from biogans.interpolation import (
+from biogans.core.errors import ConfigError
+from biogans.tasks.movie import (
     check_points,
     choose_points,
     frames_to_rgb_panels,
@@ -26,8 +26,8 @@ from biogans.interpolation import (
     slerp,
     strip_indices,
 )
-from biogans.models import build_generator
-from biogans.samples import fixed_noise
+from biogans.core.models import build_generator
+from biogans.core.samples import fixed_noise
 
 H, W = 48, 80
 CLASSES = ["Alp14", "Arp3", "Cki2"]

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import biogans
-from biogans.errors import CheckpointError, ConfigError
-from biogans.models.legacy import (
+from biogans.core.errors import CheckpointError, ConfigError
+from biogans.core.models.legacy import (
     FAMILIES,
     convert_critic_state,
     convert_generator_state,

@@ -1,4 +1,4 @@
-"""Tests for biogans.data.lin: reading LIN-layout folders of real PNG files."""
+"""Tests for biogans.core.data.lin: reading LIN-layout folders of real PNG files."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 from torchvision.io import write_png
 
-from biogans.data.lin import LinFolder, read_lin_folder
-from biogans.errors import ConfigError, DataError
+from biogans.core.data.lin import LinFolder, read_lin_folder
+from biogans.core.errors import ConfigError, DataError
 
 H, W = 48, 80
 
@@ -297,7 +297,7 @@ def test_16bit_png_converted_with_one_warning(tmp_path: Path, caplog: pytest.Log
     _write_png16_rgb(tmp_path / "C" / "b.png", second)
     _write_rgb(tmp_path / "C" / "c.png", _rgb(9))  # 8-bit and 16-bit may mix
 
-    with caplog.at_level(logging.WARNING, logger="biogans.data.lin"):
+    with caplog.at_level(logging.WARNING, logger="biogans.core.data.lin"):
         folder = read_lin_folder(tmp_path)
 
     for i, image in enumerate([first, second]):

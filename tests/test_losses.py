@@ -9,8 +9,8 @@ import torch
 from omegaconf import OmegaConf
 
 from biogans.config import LossConfig
-from biogans.losses import GANLoss, WGANGPLoss, WGANLoss, critic_step, gradient_penalty, make_loss
-from biogans.models.critic import Critic
+from biogans.core.losses import GANLoss, WGANGPLoss, WGANLoss, critic_step, gradient_penalty, make_loss
+from biogans.core.models.critic import Critic
 
 HERE = __import__("pathlib").Path(__file__).resolve().parent
 CONF = HERE.parent / "conf"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from biogans.errors import ConfigError
-from biogans.models import build_critic, build_generator
-from biogans.models.critic import Critic
-from biogans.models.generator import Generator, spatial_plan
+from biogans.core.errors import ConfigError
+from biogans.core.models import build_critic, build_generator
+from biogans.core.models.critic import Critic
+from biogans.core.models.generator import Generator, spatial_plan
 
 
 def n_params(module: torch.nn.Module) -> int:

@@ -11,16 +11,16 @@ import pytest
 import torch
 from conftest import TINY, compose, read_metrics, run_module
 
-from biogans.data.batches import normalise
-from biogans.data.lin import LinFolder
-from biogans.data.multichannel import (
+from biogans.core.data.batches import normalise
+from biogans.core.data.lin import LinFolder
+from biogans.core.data.multichannel import (
     MultichannelBatches,
     cached_red_neighbour_table,
     composite,
     multichannel_batches,
     red_neighbour_table,
 )
-from biogans.errors import DataError
+from biogans.core.errors import DataError
 
 H, W = 6, 10
 
@@ -110,7 +110,7 @@ def test_the_table_is_the_same_on_the_gpu():
 
 # ----------------------------------------------------------------------------- the cache
 def test_cache_is_reused_then_rebuilt_when_a_red_pixel_changes(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="biogans.data.multichannel")
+    caplog.set_level(logging.INFO, logger="biogans.core.data.multichannel")
     folder = make_folder([10, 12, 8], seed=5)
     first = cached_red_neighbour_table(folder, tmp_path)
     files = list((tmp_path / "red_nn").glob("*.pt"))
@@ -138,7 +138,7 @@ def test_cache_is_reused_then_rebuilt_when_a_red_pixel_changes(tmp_path, caplog)
 
 
 def test_the_key_covers_labels_and_k(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="biogans.data.multichannel")
+    caplog.set_level(logging.INFO, logger="biogans.core.data.multichannel")
     folder = make_folder([10, 10], seed=6)
     cached_red_neighbour_table(folder, tmp_path)
     relabelled = make_folder([10, 10], seed=6)
@@ -153,7 +153,7 @@ def test_the_key_covers_labels_and_k(tmp_path, caplog):
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong_shape", "out_of_range", "self_listed"])
 def test_a_corrupt_cache_file_is_rebuilt_with_a_warning(tmp_path, caplog, damage):
-    caplog.set_level(logging.INFO, logger="biogans.data.multichannel")
+    caplog.set_level(logging.INFO, logger="biogans.core.data.multichannel")
     folder = make_folder([9, 7, 8], seed=7)
     good = cached_red_neighbour_table(folder, tmp_path)
     (path,) = (tmp_path / "red_nn").glob("*.pt")
@@ -317,7 +317,7 @@ def test_mismatched_inputs_are_refused():
 
 
 def test_multichannel_batches_reads_the_config(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="biogans.data.multichannel")
+    caplog.set_level(logging.INFO, logger="biogans.core.data.multichannel")
     cfg = compose("train", ["model=multichannel", "train.batch_size=4", f"dataset.cache_dir={tmp_path}"])
     folder = make_folder([6, 7, 8], seed=15)
     batches = multichannel_batches(folder, cfg, folder.images, torch.Generator().manual_seed(0))

@@ -1,11 +1,11 @@
-"""biogans.data.neighbours.nearest: exact k-nearest search shared by the red table and reconstruction."""
+"""biogans.core.data.neighbours.nearest: exact k-nearest search shared by the red table and reconstruction."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from biogans.data.neighbours import nearest
+from biogans.core.data.neighbours import nearest
 
 
 def brute_force(queries, pool, k, query_ids=None, pool_ids=None):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import TINY_DATA, compose, run_module
 
-from biogans.data.splits import load_split
-from biogans.errors import ConfigError
-from biogans.evaluation.common import check_generator_classes, read_set, splits_dir
+from biogans.core.data.splits import load_split
+from biogans.core.errors import ConfigError
+from biogans.tasks.common import check_generator_classes, read_set, splits_dir
 
 
 def test_prepare_writes_ten_splits_of_both_sets(prepared_splits):

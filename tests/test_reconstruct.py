@@ -11,9 +11,9 @@ import torch
 from conftest import TINY, TINY_DATA, compose, run_module
 from torchvision.io import read_image
 
-from biogans.checkpoint import load_generator
-from biogans.errors import ConfigError
-from biogans.evaluation.reconstruction import (
+from biogans.core.checkpoint import load_generator
+from biogans.core.errors import ConfigError
+from biogans.tasks.reconstruction import (
     PANEL_PADDING,
     batch_seed,
     fit_latent,
@@ -25,7 +25,7 @@ from biogans.evaluation.reconstruction import (
     plan_reconstruction,
     reconstruct_batch,
 )
-from biogans.models import build_generator
+from biogans.core.models import build_generator
 
 SMALL = [*TINY_DATA, "device=cpu", "progress=false"]
 CLASSES = ["Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1"]

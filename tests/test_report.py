@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from conftest import TINY, TINY_DATA, run_module
 
-from biogans.evaluation.reconstruction import summarise
-from biogans.evaluation.report import (
+from biogans.tasks.reconstruction import summarise
+from biogans.tasks.reporting import (
     Cell,
     ReportError,
     class_order,

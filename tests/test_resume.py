@@ -10,10 +10,10 @@ import pytest
 import torch
 from conftest import TINY, compose, read_metrics, run_module, start_module
 
-from biogans.checkpoint import load_checkpoint
-from biogans.errors import ConfigError, TrainingError
-from biogans.files import atomic_write
-from biogans.trainer import Trainer
+from biogans.core.checkpoint import load_checkpoint
+from biogans.core.errors import ConfigError, TrainingError
+from biogans.core.files import atomic_write
+from biogans.tasks.training import Trainer
 
 ARGS = ["model=sep", "loss=wgangp", *TINY, "train.checkpoint_every=10", "train.checkpoint_at=[]", "seed=5"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torchvision.io import read_image
 
-from biogans.samples import fixed_noise, sample_sheet, to_rgb, write_png
+from biogans.core.samples import fixed_noise, sample_sheet, to_rgb, write_png
 
 
 def test_fixed_noise_is_fixed_by_seed():

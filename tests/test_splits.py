@@ -1,4 +1,4 @@
-"""Tests for biogans.data.splits: the 10 evaluation splits as JSON index files."""
+"""Tests for biogans.core.data.splits: the 10 evaluation splits as JSON index files."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import torch
 from torchvision.io import write_png
 
-from biogans.data.lin import LinFolder, read_lin_folder
-from biogans.data.splits import (
+from biogans.core.data.lin import LinFolder, read_lin_folder
+from biogans.core.data.splits import (
     N_SPLITS,
     SPLIT_FORMAT,
     Split,
@@ -20,7 +20,7 @@ from biogans.data.splits import (
     make_splits,
     write_splits,
 )
-from biogans.errors import ConfigError, DataError
+from biogans.core.errors import ConfigError, DataError
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
 

@@ -1,4 +1,4 @@
-"""Tests of the synthetic LIN-like data generator (biogans.data.synthetic).
+"""Tests of the synthetic LIN-like data generator (biogans.core.data.synthetic).
 
 They check what the rest of the project relies on: the on-disk layout read back through
 real PNG decoding, determinism, that the red channel is a rod-shaped cell whose geometry
@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torchvision.io import ImageReadMode, decode_png, read_file
 
-from biogans.data import synthetic
-from biogans.data.synthetic import (
+from biogans.core.data import synthetic
+from biogans.core.data.synthetic import (
     GENERATOR_VERSION,
     PAPER_CLASSES,
     class_pattern,
@@ -34,7 +34,7 @@ from biogans.data.synthetic import (
     render_cells_with_info,
     write_synthetic_lin,
 )
-from biogans.errors import DataError
+from biogans.core.errors import DataError
 
 H, W = 48, 80
 
@@ -323,7 +323,7 @@ def test_write_synthetic_lin_layout_and_png_content(tmp_path: Path) -> None:
 
 
 def test_written_data_reads_through_the_lin_reader(tmp_path: Path) -> None:
-    from biogans.data.lin import read_lin_folder
+    from biogans.core.data.lin import read_lin_folder
 
     train, _ = write_synthetic_lin(tmp_path, ["Sid2", "Arp3"], n_train=5, n_test=2, seed=0)
     folder = read_lin_folder(train)
@@ -379,7 +379,7 @@ def test_crash_leaves_nothing_half_written(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_ensure_synthetic_generates_once_and_reuses(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="biogans.data.synthetic")
+    caplog.set_level(logging.INFO, logger="biogans.core.data.synthetic")
     train, test = ensure_synthetic(tmp_path, ["Tea1", "Alp14"], 4, 3, seed=1)
     assert train.parent == test.parent and train.parent.parent == tmp_path
     assert len(list((train / "Alp14").glob("*.png"))) == 4

@@ -9,9 +9,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torchvision.io import read_image
 
 import biogans
-from biogans.checkpoint import load_checkpoint
-from biogans.data.sources import load_folder
-from biogans.models import build_generator
+from biogans.core.checkpoint import load_checkpoint
+from biogans.core.data.sources import load_folder
+from biogans.core.models import build_generator
 
 
 @pytest.mark.parametrize("model", ["dcgan", "sep"])

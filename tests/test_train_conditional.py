@@ -8,7 +8,7 @@ from conftest import TINY, read_metrics, run_module
 from torchvision.io import read_image
 
 import biogans
-from biogans.checkpoint import load_checkpoint
+from biogans.core.checkpoint import load_checkpoint
 
 CLASSES = ["Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1"]
 

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from biogans.models.critic import Critic
-from biogans.models.generator import Generator
+from biogans.core.models.critic import Critic
+from biogans.core.models.generator import Generator
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from biogans.models.generator import init_weights, spatial_plan
+from biogans.core.models.generator import init_weights, spatial_plan
 
 
 class Critic(nn.Module):

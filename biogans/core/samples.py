@@ -8,7 +8,7 @@ import torch
 from torchvision.io import encode_png
 from torchvision.utils import make_grid
 
-from biogans.files import atomic_write
+from biogans.core.files import atomic_write
 
 
 def fixed_noise(n: int, nz: int, red_nz: int, seed: int, group: int = 8) -> torch.Tensor:

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from biogans.errors import DataError
+from biogans.core.errors import DataError
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:

@@ -40,11 +40,11 @@ from typing import Any, Literal
 
 import torch
 
-from biogans.data.batches import Batches, normalise, random_flips
-from biogans.data.lin import LinFolder
-from biogans.data.neighbours import DEFAULT_CHUNK, nearest
-from biogans.errors import DataError
-from biogans.files import atomic_write
+from biogans.core.data.batches import Batches, normalise, random_flips
+from biogans.core.data.lin import LinFolder
+from biogans.core.data.neighbours import DEFAULT_CHUNK, nearest
+from biogans.core.errors import DataError
+from biogans.core.files import atomic_write
 
 __all__ = [
     "N_NEIGHBOURS",
@@ -105,7 +105,7 @@ def red_neighbour_table(
     ``folder.images`` lives): ``table[i, c]`` lists indices into ``folder.images`` of
     images of class ``c``, nearest first, by L2 distance between red channels.  An image
     is never its own neighbour.  The search is exact and breaks ties by the smaller index
-    (:func:`biogans.data.neighbours.nearest`), so the table is a function of the data and
+    (:func:`biogans.core.data.neighbours.nearest`), so the table is a function of the data and
     not of the hardware; blocks of at most ``chunk x chunk`` pairs bound the memory.
 
     Raises:
@@ -274,7 +274,7 @@ class MultichannelBatches(Batches):
     """Endless batches of fake multi-channel images, ``(B, n_classes + 1, H, W)`` in [-1, 1].
 
     One pool (the whole training set, every class) sampled in epochs as by
-    :class:`~biogans.data.batches.Batches`; each batch's images are composited
+    :class:`~biogans.core.data.batches.Batches`; each batch's images are composited
     (:func:`composite`), flipped (the same flip for every channel of an image) and
     normalised.  The position is saved by the inherited ``state_dict``; neighbour draws
     and flips come from ``rng`` alone, so restoring both reproduces the batches.
@@ -319,7 +319,7 @@ class MultichannelBatches(Batches):
 def multichannel_batches(
     folder: LinFolder, cfg: Any, images: torch.Tensor, rng: torch.Generator
 ) -> MultichannelBatches:
-    """The multi-channel training view of ``folder`` (what :mod:`biogans.trainer` calls).
+    """The multi-channel training view of ``folder`` (what :mod:`biogans.tasks.training` calls).
 
     ``images`` is ``folder.images`` already on the training device; the neighbour table is
     computed there (or read from ``dataset.cache_dir``), and batches have

@@ -3,7 +3,7 @@
 The real LIN dataset cannot be downloaded by this project, so the default run and the
 tests use images made here instead.  They are written to disk in exactly the LIN layout
 (``<prefix>_train/<Class>/<cell>.png``, RGB, R = red, G = green, B = 0) so that real and
-synthetic data share one loading path (:func:`biogans.data.lin.read_lin_folder`).
+synthetic data share one loading path (:func:`biogans.core.data.lin.read_lin_folder`).
 
 What the images model, and why:
 
@@ -58,7 +58,7 @@ import numpy as np
 import torch
 from torchvision.io import write_png
 
-from biogans.errors import DataError
+from biogans.core.errors import DataError
 
 __all__ = [
     "GENERATOR_VERSION",

@@ -25,7 +25,7 @@ Rules, chosen so that the same folder always reads to the same tensor:
   exact inverse of the usual ``x * 257`` widening), with one warning per folder,
   because the rest of the project works on 8-bit values.
 
-Every problem raises :class:`biogans.errors.DataError` naming the offending path and
+Every problem raises :class:`biogans.core.errors.DataError` naming the offending path and
 what was expected; reading stops at the first bad file.  Nothing on disk is modified.
 """
 
@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 from torchvision.io import ImageReadMode, decode_png
 
-from biogans.errors import ConfigError, DataError
+from biogans.core.errors import ConfigError, DataError
 
 __all__ = ["DEFAULT_IMAGE_SIZE", "LinFolder", "read_lin_folder"]
 

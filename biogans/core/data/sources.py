@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from biogans.config import DataSource, to_plain
-from biogans.data.lin import LinFolder, read_lin_folder
-from biogans.errors import ConfigError
+from biogans.core.data.lin import LinFolder, read_lin_folder
+from biogans.core.errors import ConfigError
 
 
 def dataset_roots(cfg: Any) -> tuple[Path, Path | None]:
@@ -24,7 +24,7 @@ def dataset_roots(cfg: Any) -> tuple[Path, Path | None]:
                 "dataset=synthetic makes its own folders; to read folders of your own use "
                 f"dataset=lin dataset.root=PATH (got dataset.root={cfg.root}, dataset.test_root={cfg.test_root})"
             )
-        from biogans.data.synthetic import ensure_synthetic
+        from biogans.core.data.synthetic import ensure_synthetic
 
         syn = cfg.synthetic
         return ensure_synthetic(

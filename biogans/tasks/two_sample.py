@@ -8,7 +8,7 @@ harder to tell apart** (for fake vs real: a better generator).
 
 Roles: side ``a`` takes the loss's "real" argument and side ``b`` its "fake" one.  In
 fake vs real, ``a`` is the split of real images and ``b`` fresh samples of the generator;
-in real vs real both are real.  The critic trains with :func:`biogans.losses.critic_step`,
+in real vs real both are real.  The critic trains with :func:`biogans.core.losses.critic_step`,
 the very step the trainer uses (WGAN clipping included), with the loss's optimizer and
 no WGAN warm-up schedule: only the critic trains, so the number of critic steps per
 generator step is meaningless here.
@@ -55,12 +55,12 @@ from torch import nn
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from biogans.checkpoint import load_generator
+from biogans.core.checkpoint import load_generator
 from biogans.config import C2STMode, ModelKind, to_plain
-from biogans.data.batches import Batches
-from biogans.data.lin import LinFolder
-from biogans.errors import ConfigError, DataError, TrainingError
-from biogans.evaluation.common import (
+from biogans.core.data.batches import Batches
+from biogans.core.data.lin import LinFolder
+from biogans.core.errors import ConfigError, DataError, TrainingError
+from biogans.tasks.common import (
     check_generator_classes,
     check_image_size,
     class_view,
@@ -70,9 +70,9 @@ from biogans.evaluation.common import (
     read_set,
     split_pools,
 )
-from biogans.files import write_json
-from biogans.losses import AdversarialLoss, critic_step, make_loss, make_optimizer
-from biogans.trainer import resolve_device
+from biogans.core.files import write_json
+from biogans.core.losses import AdversarialLoss, critic_step, make_loss, make_optimizer
+from biogans.tasks.training import resolve_device
 
 log = logging.getLogger(__name__)
 

@@ -30,16 +30,16 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from biogans.checkpoint import load_checkpoint, require_biogans_checkpoint, save_checkpoint
+from biogans.core.checkpoint import load_checkpoint, require_biogans_checkpoint, save_checkpoint
 from biogans.config import ModelKind, to_plain
-from biogans.data.batches import Batches
-from biogans.data.sources import load_folder
-from biogans.data.splits import folder_fingerprint
-from biogans.errors import CheckpointError, ConfigError, TrainingError
-from biogans.files import write_json
-from biogans.losses import critic_step, make_loss, make_optimizer
-from biogans.models import build_critic, build_generator, make_spec
-from biogans.samples import fixed_noise, sample_sheet, write_png
+from biogans.core.data.batches import Batches
+from biogans.core.data.sources import load_folder
+from biogans.core.data.splits import folder_fingerprint
+from biogans.core.errors import CheckpointError, ConfigError, TrainingError
+from biogans.core.files import write_json
+from biogans.core.losses import critic_step, make_loss, make_optimizer
+from biogans.core.models import build_critic, build_generator, make_spec
+from biogans.core.samples import fixed_noise, sample_sheet, write_png
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def make_train_data(cfg: DictConfig, device: torch.device, rng: torch.Generator)
         names = [f"class {name!r} ({folder.root / name})" for name in folder.class_names]
         batches = Batches(images, pools, batch_size, rng, stacked=True, pool_names=names)
     else:
-        from biogans.data.multichannel import multichannel_batches
+        from biogans.core.data.multichannel import multichannel_batches
 
         batches = multichannel_batches(folder, cfg, images, rng)
     return TrainData(batches, list(folder.class_names), folder_fingerprint(folder.class_names, folder.files))
@@ -280,7 +280,7 @@ class Trainer:
             images = self.generator(self.z_fixed)
         self.generator.train()
         if images.dim() == 4 and images.shape[1] != 2:
-            from biogans.models.views import star_view
+            from biogans.core.models.views import star_view
 
             images = star_view(images)
         grid = sample_sheet(images)

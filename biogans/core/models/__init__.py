@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from biogans.config import ModelKind, to_plain
-from biogans.errors import ConfigError
-from biogans.models.critic import Critic
-from biogans.models.generator import Generator
+from biogans.core.errors import ConfigError
+from biogans.core.models.critic import Critic
+from biogans.core.models.generator import Generator
 
 __all__ = ["Critic", "Generator", "build_critic", "build_generator", "is_conditional", "make_spec"]
 

@@ -7,7 +7,7 @@ this project runs them as one grouped convolution.  So those files cannot be loa
 ``load_state_dict``: their keys must be mapped, and per-tower tensors concatenated (or, for
 the separable BatchNorm, split).  This module does that, for every model family of the
 paper, and checks every key and shape so that a wrong file or a wrong family gives a clear
-:class:`~biogans.errors.CheckpointError` instead of silently wrong images.
+:class:`~biogans.core.errors.CheckpointError` instead of silently wrong images.
 
 Key layout of the 2017 files, as this module reads it (PAPER.md, "Released checkpoints"):
 
@@ -64,12 +64,12 @@ import torch
 from omegaconf import OmegaConf
 from torch import Tensor
 
-from biogans.checkpoint import is_biogans_checkpoint, load_checkpoint
+from biogans.core.checkpoint import is_biogans_checkpoint, load_checkpoint
 from biogans.config import PAPER_6_CLASSES, ModelConfig, to_plain
-from biogans.errors import CheckpointError, ConfigError
-from biogans.models import build_critic, build_generator, check_spec
-from biogans.models.critic import Critic
-from biogans.models.generator import Generator
+from biogans.core.errors import CheckpointError, ConfigError
+from biogans.core.models import build_critic, build_generator, check_spec
+from biogans.core.models.critic import Critic
+from biogans.core.models.generator import Generator
 
 __all__ = [
     "FAMILIES",

@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from biogans.config import PAPER_8_CLASSES
-from biogans.errors import BiogansError
-from biogans.files import atomic_write, write_json
+from biogans.core.errors import BiogansError
+from biogans.core.files import atomic_write, write_json
 
 C2ST_FORMAT = "biogans-c2st-v1"
 RECONSTRUCTION_FORMAT = "biogans-reconstruction-v1"

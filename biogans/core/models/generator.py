@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from biogans.errors import ConfigError
+from biogans.core.errors import ConfigError
 
 
 def spatial_plan(height: int, width: int, min_side: int = 4) -> tuple[int, tuple[int, int]]:

@@ -2,11 +2,11 @@
 
 A checkpoint is a dict that ``torch.load(path, weights_only=True)`` reads: tensors and
 plain data only.  Every checkpoint has ``format``, ``iteration``, ``config`` (the model
-spec, see :mod:`biogans.models`), ``generator`` and ``critic`` (state dicts).  The
+spec, see :mod:`biogans.core.models`), ``generator`` and ``critic`` (state dicts).  The
 resumable one (``checkpoints/last.pt``) also has both optimizers, the RNG state, the batch
 sampler's position and the resolved run config.
 
-Writes are atomic (:func:`biogans.files.atomic_write`), so a kill at any moment leaves
+Writes are atomic (:func:`biogans.core.files.atomic_write`), so a kill at any moment leaves
 either the old file or the new one, never half a file.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from biogans.errors import CheckpointError
-from biogans.files import atomic_write
+from biogans.core.errors import CheckpointError
+from biogans.core.files import atomic_write
 
 FORMAT = "biogans-checkpoint-v1"
 
@@ -76,14 +76,14 @@ def load_generator(path: str | Path, model: str | None = None, device: str | tor
     A state dict released with the original 2017 code carries no description of its
     network, so it needs ``model=FAMILY`` (``dcgan``, ``sep``, ``star``, ``independent``,
     ``independent_sep``, ``multichannel``, ``multichannel_sep``); ``**spec`` then overrides
-    the family's settings (see :mod:`biogans.models.legacy`).
+    the family's settings (see :mod:`biogans.core.models.legacy`).
     """
-    from biogans.models import build_generator
+    from biogans.core.models import build_generator
 
     data = load_checkpoint(path)
-    # --- state dicts of the original 2017 code (biogans.models.legacy) ---
+    # --- state dicts of the original 2017 code (biogans.core.models.legacy) ---
     if not is_biogans_checkpoint(data):
-        from biogans.models import legacy
+        from biogans.core.models import legacy
 
         if model is not None:
             generator = legacy.load_legacy_generator(data, model, source=path, **spec)

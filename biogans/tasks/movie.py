@@ -7,7 +7,7 @@ moves meanwhile.  The path is spherical: a Gaussian latent vector of dimension `
 lies near the sphere of radius ``sqrt(nz)``, and a straight line between two of them cuts
 through the low-norm inside the generator never saw in training; slerp stays on the shell.
 
-The three vectors come from the same fixed batch (:func:`biogans.samples.fixed_noise`)
+The three vectors come from the same fixed batch (:func:`biogans.core.samples.fixed_noise`)
 the trainer draws its sample grids from, so ``points=[i, j, k]`` picks the cells a user
 saw at positions ``i``, ``j`` and ``k`` of a training sample grid made with the same seed.
 
@@ -23,7 +23,7 @@ Outputs (all written atomically):
 
 Every generator kind renders the same way: star-shaped and independent generators give
 ``(n_classes, B, 2, H, W)``; a multi-channel one gives ``(B, n_classes + 1, H, W)`` and is
-viewed as star-shaped (:func:`biogans.models.views.star_view`); a joint one (dcgan, sep)
+viewed as star-shaped (:func:`biogans.core.models.views.star_view`); a joint one (dcgan, sep)
 gives ``(B, 2, H, W)``, a single "class".  An independent generator has one red per
 class; its GIF and strip show each class with its own red, while the "red alone" column
 and the TIFF's single red channel are class 0's red.
@@ -43,12 +43,12 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
-from biogans.checkpoint import load_generator
-from biogans.errors import ConfigError
-from biogans.files import atomic_write, write_json
-from biogans.models.views import star_view
-from biogans.samples import fixed_noise
-from biogans.trainer import resolve_device
+from biogans.core.checkpoint import load_generator
+from biogans.core.errors import ConfigError
+from biogans.core.files import atomic_write, write_json
+from biogans.core.models.views import star_view
+from biogans.core.samples import fixed_noise
+from biogans.tasks.training import resolve_device
 
 __all__ = [
     "CAPTION_HEIGHT",
@@ -220,7 +220,7 @@ def column_names(n_columns: int, spec: Mapping[str, Any]) -> list[str]:
     """Class names for the ``n_columns`` green columns a generator renders.
 
     The names are the generator's (``generator.spec``; a 2017 file gets the paper's six
-    when the count fits, see :func:`biogans.models.legacy.legacy_spec`); a joint model
+    when the count fits, see :func:`biogans.core.models.legacy.legacy_spec`); a joint model
     (trained on all of its classes merged) has one green column, named after its class if
     it had only one, else "green".
     """

@@ -13,12 +13,12 @@ import torch
 from torch import nn
 
 from biogans.config import ModelKind, to_plain
-from biogans.data.lin import LinFolder, read_lin_folder
-from biogans.data.sources import dataset_roots
-from biogans.data.splits import HALVES, load_split
-from biogans.errors import ConfigError
-from biogans.models import build_critic, is_conditional
-from biogans.models.views import StarView
+from biogans.core.data.lin import LinFolder, read_lin_folder
+from biogans.core.data.sources import dataset_roots
+from biogans.core.data.splits import HALVES, load_split
+from biogans.core.errors import ConfigError
+from biogans.core.models import build_critic, is_conditional
+from biogans.core.models.views import StarView
 
 
 def splits_dir(dataset_cfg: Any) -> Path:

@@ -1,8 +1,8 @@
 """Exact nearest neighbours between 8-bit images, on the device, in blocks.
 
 Used for the red nearest-neighbour table of the multi-channel data
-(:mod:`biogans.data.multichannel`) and for the nearest training image of a
-reconstruction (:mod:`biogans.evaluation.reconstruction`).
+(:mod:`biogans.core.data.multichannel`) and for the nearest training image of a
+reconstruction (:mod:`biogans.tasks.reconstruction`).
 
 Exactness, so that the answer is a function of the data and not of the hardware: the
 pixels are integers, so squared distances are computed as ``|a|^2 + |b|^2 - 2 a.b`` in
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from biogans.errors import DataError
+from biogans.core.errors import DataError
 
 __all__ = ["DEFAULT_CHUNK", "nearest"]
 

@@ -40,7 +40,7 @@ moved to the device: the same command starts from the same vectors on any device
 class's starting points do not depend on which other classes are reconstructed.
 
 Nearest neighbours are searched exhaustively and exactly, on the device, in chunks
-(:func:`biogans.data.neighbours.nearest`, shared with the multi-channel data's red
+(:func:`biogans.core.data.neighbours.nearest`, shared with the multi-channel data's red
 neighbour table); ties go to the first file.
 
 Outputs of :func:`run_reconstruction`: ``reconstruction.json`` (per image, per class and
@@ -67,13 +67,13 @@ from torchvision.utils import make_grid
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from biogans.checkpoint import load_generator
+from biogans.core.checkpoint import load_generator
 from biogans.config import Optimise, to_plain
-from biogans.data.batches import normalise
-from biogans.data.lin import LinFolder
-from biogans.data.neighbours import nearest
-from biogans.errors import ConfigError
-from biogans.evaluation.common import (
+from biogans.core.data.batches import normalise
+from biogans.core.data.lin import LinFolder
+from biogans.core.data.neighbours import nearest
+from biogans.core.errors import ConfigError
+from biogans.tasks.common import (
     check_generator_classes,
     check_image_size,
     class_view,
@@ -81,9 +81,9 @@ from biogans.evaluation.common import (
     is_class_conditional,
     read_set,
 )
-from biogans.files import write_json
-from biogans.samples import to_rgb, write_png
-from biogans.trainer import resolve_device
+from biogans.core.files import write_json
+from biogans.core.samples import to_rgb, write_png
+from biogans.tasks.training import resolve_device
 
 __all__ = [
     "RESULT_FORMAT",
@@ -290,7 +290,7 @@ def nearest_neighbours(
 
     ``targets`` ``(B, ...)`` and ``pool`` ``(N, ...)`` are 8-bit images of one shape; the
     search is exact, ties go to the first pool image, and runs ``chunk`` images at a time
-    on the targets' device (:func:`biogans.data.neighbours.nearest`).  ``exclude``
+    on the targets' device (:func:`biogans.core.data.neighbours.nearest`).  ``exclude``
     (``(B,)`` pool indices, -1 for none) keeps an image from matching itself when
     reconstructing the training set.
     """

@@ -16,7 +16,7 @@ The original release materialised these halves as trees of symbolic links made b
 shell scripts.  Here each split is one JSON file, ``<out_dir>/<set>/split_<i>.json``,
 listing the relative file names (``"Class/file.png"``) of each half, sorted by name
 inside a half; loading one maps the names back to indices into a
-:class:`~biogans.data.lin.LinFolder`.  Index files need no special file-system
+:class:`~biogans.core.data.lin.LinFolder`.  Index files need no special file-system
 support, survive copying, and can be checked against the data they were made from.
 
 That check is the *fingerprint*: a short SHA-256 of the sorted class names and
@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from biogans.data.lin import LinFolder
-from biogans.errors import ConfigError, DataError
-from biogans.files import write_json
+from biogans.core.data.lin import LinFolder
+from biogans.core.errors import ConfigError, DataError
+from biogans.core.files import write_json
 
 __all__ = [
     "HALVES",

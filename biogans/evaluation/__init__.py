@@ -1,1 +1,0 @@
-"""Evaluation of trained generators: the two-sample test, reconstruction, and reports."""
