@@ -1,9 +1,11 @@
-"""Grouped (vectorised) towers equal a plain per-class loop built from the same weights.
+"""Both tower implementations (grouped convolutions, a loop over weight slices) equal a plain
+per-class loop built from the same weights.
 
 The reference below is written the obvious way: one ConvTranspose2d / Conv2d / BatchNorm2d
 module per class, copied from the slices of the grouped modules, run in a Python loop.
 Outputs, gradients and BatchNorm running statistics must agree to float64 rounding, in
-train and eval mode, for every conditional family and the star-shaped critic.
+train and eval mode, for every conditional family and the star-shaped critic, whichever
+implementation (``tower_impl``) the model runs; the choice never changes the state dict.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from biogans.core.errors import ConfigError
 from biogans.core.models.critic import Critic
-from biogans.core.models.generator import Generator
+from biogans.core.models.generator import Generator, set_tower_impl, tower_impl_for
+
+#: the implementations a model can be told to use ("auto" resolves to one of them)
+IMPLS = ["grouped", "loop"]
 
 
 @pytest.fixture(autouse=True)
@@ -150,11 +156,12 @@ GENERATORS = {
 }
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("mode", ["train", "eval"])
 @pytest.mark.parametrize("family", list(GENERATORS))
-def test_generator_equals_per_class_loop(family, mode):
+def test_generator_equals_per_class_loop(family, mode, impl):
     torch.manual_seed(0)
-    g = Generator(ngf=16, n_towers=3, conditional=True, **GENERATORS[family])
+    g = set_tower_impl(Generator(ngf=16, n_towers=3, conditional=True, **GENERATORS[family]), impl)
     randomise_bn(g)
     ref = LoopGenerator(g)
     g.train(mode == "train")
@@ -176,12 +183,16 @@ def test_generator_equals_per_class_loop(family, mode):
             assert rel_err(layer.green_bn.weight.grad, torch.cat([m.weight.grad for m in ref.green_bn[i]])) < 1e-10
             running = torch.cat([m.running_mean for m in ref.green_bn[i]])
             assert rel_err(layer.green_bn.running_mean, running) < 1e-10
+            running = torch.cat([m.running_var for m in ref.green_bn[i]])
+            assert rel_err(layer.green_bn.running_var, running) < 1e-10
+            assert int(layer.green_bn.num_batches_tracked) == int(ref.green_bn[i][0].num_batches_tracked)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_star_generator_at_paper_size_equals_per_class_loop(mode):
+def test_star_generator_at_paper_size_equals_per_class_loop(mode, impl):
     torch.manual_seed(1)
-    g = Generator(separable=True, n_towers=6, conditional=True)
+    g = set_tower_impl(Generator(separable=True, n_towers=6, conditional=True), impl)
     randomise_bn(g)
     ref = LoopGenerator(g)
     g.train(mode == "train")
@@ -190,11 +201,12 @@ def test_star_generator_at_paper_size_equals_per_class_loop(mode):
     assert rel_err(g(z), ref(z)) < 1e-10
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("mode", ["train", "eval"])
 @pytest.mark.parametrize("batchnorm", [False, True])
-def test_star_critic_equals_per_class_loop(batchnorm, mode):
+def test_star_critic_equals_per_class_loop(batchnorm, mode, impl):
     torch.manual_seed(0)
-    d = Critic(ndf=16, n_towers=4, conditional=True, batchnorm=batchnorm)
+    d = set_tower_impl(Critic(ndf=16, n_towers=4, conditional=True, batchnorm=batchnorm), impl)
     randomise_bn(d)
     ref = LoopCritic(d)
     d.train(mode == "train")
@@ -212,13 +224,56 @@ def test_star_critic_equals_per_class_loop(batchnorm, mode):
     for i, conv in enumerate(convs):
         ref_convs = [[m for m in tower if isinstance(m, nn.Conv2d)][i] for tower in ref.towers]
         assert rel_err(conv.weight.grad, torch.cat([m.weight.grad for m in ref_convs])) < 1e-10
+    for i, bn in enumerate(m for m in d.main if isinstance(m, nn.BatchNorm2d)):
+        ref_bns = [[m for m in tower if isinstance(m, nn.BatchNorm2d)][i] for tower in ref.towers]
+        assert rel_err(bn.weight.grad, torch.cat([m.weight.grad for m in ref_bns])) < 1e-10
+        assert rel_err(bn.running_mean, torch.cat([m.running_mean for m in ref_bns])) < 1e-10
+        assert rel_err(bn.running_var, torch.cat([m.running_var for m in ref_bns])) < 1e-10
+        assert int(bn.num_batches_tracked) == int(ref_bns[0].num_batches_tracked)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+def test_star_critic_gradient_penalty_equals_per_class_loop(impl):
+    """The double backward of WGAN-GP through both implementations (no BN, as WGAN-GP uses)."""
+    from biogans.core.losses import gradient_penalty
+
+    torch.manual_seed(0)
+    d = set_tower_impl(Critic(ndf=8, n_towers=3, conditional=True, batchnorm=False), impl)
+    ref = LoopCritic(d)
+    real, fake = torch.randn(3, 4, 2, 48, 80), torch.randn(3, 4, 2, 48, 80)
+    gp = gradient_penalty(d, real, fake, torch.Generator().manual_seed(5))
+    gp_ref = gradient_penalty(ref, real, fake, torch.Generator().manual_seed(5))
+    assert rel_err(gp, gp_ref) < 1e-10
+    gp.sum().backward()
+    gp_ref.sum().backward()
+    convs = [m for m in d.main if isinstance(m, nn.Conv2d)]
+    for i, conv in enumerate(convs):
+        ref_convs = [[m for m in tower if isinstance(m, nn.Conv2d)][i] for tower in ref.towers]
+        assert rel_err(conv.weight.grad, torch.cat([m.weight.grad for m in ref_convs])) < 1e-10
+
+
+def test_implementation_is_chosen_per_device_and_never_enters_the_state_dict():
+    assert tower_impl_for(torch.device("cuda")) == "grouped"
+    assert tower_impl_for(torch.device("cpu")) == "loop"
+    assert tower_impl_for(torch.device("cpu"), "grouped") == "grouped"
+    with pytest.raises(ConfigError, match="fastest"):
+        tower_impl_for(torch.device("cpu"), "fastest")
+    g = Generator(ngf=8, n_towers=2, separable=True, conditional=True)
+    d = Critic(ndf=8, n_towers=2, conditional=True)
+    keys = (list(g.state_dict()), list(d.state_dict()))
+    for impl in IMPLS:
+        set_tower_impl(g, impl)
+        set_tower_impl(d, impl)
+        assert (list(g.state_dict()), list(d.state_dict())) == keys
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_single_class_rendering_equals_the_full_render(mode):
+def test_single_class_rendering_equals_the_full_render(mode, impl):
     torch.manual_seed(0)
     for kwargs in GENERATORS.values():
         g = Generator(ngf=16, n_towers=3, conditional=True, **kwargs).train(mode == "train")
+        set_tower_impl(g, impl)
         randomise_bn(g)
         z = torch.randn(4, 100)
         full = g(z)
