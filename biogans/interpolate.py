@@ -16,7 +16,7 @@ from biogans.core.errors import ConfigError
 
 def interpolate(cfg: DictConfig) -> dict:
     """Check the config, then render the movie into Hydra's run directory."""
-    from biogans.tasks.movie import make_cell_cycle_movie
+    from biogans.tasks.movie import make_cell_cycle_movie, summary_line
 
     check_schema(cfg, InterpolateConfig)
     if OmegaConf.is_missing(cfg, "generator") or not str(cfg.generator).strip():
@@ -39,12 +39,8 @@ def interpolate(cfg: DictConfig) -> dict:
         caption=bool(cfg.caption),
         device=str(cfg.device),
     )
-    print(
-        f"biogans.interpolate: {summary['frames']} frames x {len(summary['channels'])} channels "
-        f"({', '.join(summary['channels'])}) from points {summary['points']} (seed {summary['seed']}) "
-        f"-> {out}/{{{', '.join(summary['files'].values())}}}"
-    )
-    return summary
+    print(summary_line(summary, out))
+    return summary.to_dict()
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="interpolate", version_base="1.3")

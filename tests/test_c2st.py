@@ -34,7 +34,7 @@ def c2st_json(run: Path) -> dict:
 
 
 def run_c2st_in_process(*overrides: str) -> dict:
-    return run_c2st(compose("c2st", [*SMALL, *overrides]))
+    return run_c2st(compose("c2st", [*SMALL, *overrides])).to_dict()
 
 
 # --------------------------------------------------------------------------- real vs real
@@ -91,7 +91,7 @@ def test_trained_generator_scores_better_than_untrained(trained_run, prepared_sp
     trained = trained_run / "checkpoints" / "iter_0000150.pt"
     proc = run_module("c2st", *common, f"generator={trained}", f"hydra.run.dir={tmp_path}")
     result = c2st_json(tmp_path)
-    assert result["format"] == "biogans-c2st-v1" and result["mode"] == "fake_vs_real"
+    assert result["format"] == "biogans-c2st-v2" and result["mode"] == "fake_vs_real"
     assert result["generator"] == {
         "path": str(trained),
         "model": "dcgan",
@@ -113,7 +113,8 @@ def test_trained_generator_scores_better_than_untrained(trained_run, prepared_sp
     )
     assert summary in proc.stdout
 
-    untrained = run_c2st(compose("c2st", [*common, f"generator={trained_run / 'checkpoints' / 'iter_0000001.pt'}"]))
+    first = trained_run / "checkpoints" / "iter_0000001.pt"
+    untrained = run_c2st(compose("c2st", [*common, f"generator={first}"])).to_dict()
     assert untrained["generator"]["iteration"] == 1
     # measured (module docstring): 180.6 .. 183.8 untrained, 71.8 .. 76.4 trained
     assert result["score"] < 130.0 and untrained["score"] > 130.0, (result["score"], untrained["score"])

@@ -193,7 +193,7 @@ def test_command_writes_records_summaries_and_panels(trained_run, tmp_path):
         "trials=2", "steps=3", "panels=2", f"hydra.run.dir={tmp_path}",
     )  # fmt: skip
     result = json.loads((tmp_path / "reconstruction.json").read_text())
-    assert result["format"] == "biogans-reconstruction-v1"
+    assert result["format"] == "biogans-reconstruction-v2"
     assert result["generator"]["model"] == "dcgan" and result["generator"]["iteration"] == 150
     assert result["generator"]["run_dir"] == str(trained_run)
     assert (result["optimise"], result["set"], result["trials"], result["steps"]) == ("joint", "test", 2, 3)

@@ -45,8 +45,9 @@ from torch import nn
 
 from biogans.core.checkpoint import load_generator
 from biogans.core.errors import ConfigError
-from biogans.core.files import atomic_write, write_json
+from biogans.core.files import atomic_write
 from biogans.core.models.views import star_view
+from biogans.core.records import InterpolationRecord, write_record
 from biogans.core.samples import fixed_noise
 from biogans.tasks.training import resolve_device
 
@@ -62,6 +63,7 @@ __all__ = [
     "render_images",
     "slerp",
     "strip_indices",
+    "summary_line",
     "write_gif",
     "write_strip",
     "write_tiff",
@@ -380,8 +382,8 @@ def make_cell_cycle_movie(
     strip_frames: int = 8,
     caption: bool = True,
     device: str | torch.device = "cpu",
-) -> dict[str, Any]:
-    """Render the movie of ``generator_path`` into ``out_dir``; returns what ``interpolation.json`` records.
+) -> InterpolationRecord:
+    """Render the movie of ``generator_path`` into ``out_dir``; writes and returns its ``interpolation.json`` record.
 
     Every setting is checked before the checkpoint is read, so a typo costs no loading time.
     """
@@ -413,27 +415,38 @@ def make_cell_cycle_movie(
     write_strip(panels, files["strip"], strip, names if caption else None)
     write_tiff(frames, files["tiff"], names)
     kind = spec.get("kind")
-    summary: dict[str, Any] = {
-        "generator": str(Path(generator_path).resolve()),
-        "model": spec.get("name", model),
-        "kind": kind,
-        "seed": int(seed),
-        "batch_size": int(batch_size),
-        "points": chosen,
-        "points_from": "config" if points is not None else "seed",
-        "steps": int(steps),
-        "frames": n_frames,
-        "classes": classes,
-        "channels": names,
-        "red_from": f"class {classes[0]!r} (each class has its own red)" if kind == "independent" else "shared",
-        "image_size": list(frames.shape[-2:]),
-        "scale": int(scale),
-        "caption_height": CAPTION_HEIGHT if caption else 0,
-        "frame_ms": frame_ms,
-        "gif_duration_s": frame_ms * n_frames / 1000,
-        "strip_frames": strip,
-        "tiff": {"format": "OME-TIFF", "axes": "TCYX", "dtype": "uint8"},
-        "files": {key: path.name for key, path in files.items()},
-    }
-    write_json(files["json"], summary)
-    return summary
+    record = InterpolationRecord(
+        status="done",
+        generator=str(Path(generator_path).resolve()),
+        model=spec.get("name", model),
+        kind=kind,
+        seed=int(seed),
+        batch_size=int(batch_size),
+        points=list(chosen),
+        points_from="config" if points is not None else "seed",
+        steps=int(steps),
+        frames=n_frames,
+        classes=list(classes),
+        channels=list(names),
+        red_from=f"class {classes[0]!r} (each class has its own red)" if kind == "independent" else "shared",
+        image_size=list(frames.shape[-2:]),
+        scale=int(scale),
+        caption_height=CAPTION_HEIGHT if caption else 0,
+        frame_ms=frame_ms,
+        gif_duration_s=frame_ms * n_frames / 1000,
+        strip_frames=list(strip),
+        tiff={"format": "OME-TIFF", "axes": "TCYX", "dtype": "uint8"},
+        files={key: path.name for key, path in files.items()},
+    )
+    write_record(out, record)  # also here, so that a direct call leaves the same files as the tool
+    return record
+
+
+def summary_line(record: InterpolationRecord, out_dir: str | Path) -> str:
+    """The one line the entry point prints."""
+    assert record.files is not None
+    return (
+        f"biogans.interpolate: {record.frames} frames x {len(record.channels)} channels "
+        f"({', '.join(record.channels)}) from points {record.points} (seed {record.seed}) "
+        f"-> {out_dir}/{{{', '.join(record.files.values())}}}"
+    )

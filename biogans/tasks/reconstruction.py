@@ -44,7 +44,7 @@ Nearest neighbours are searched exhaustively and exactly, on the device, in chun
 neighbour table); ties go to the first file.
 
 Outputs of :func:`run_reconstruction`: ``reconstruction.json`` (per image, per class and
-overall; see ``RESULT_FORMAT``) and ``panels/<Class>.png`` (rows of target,
+overall; see :class:`biogans.core.records.ReconstructionRecord`) and ``panels/<Class>.png`` (rows of target,
 reconstruction, initial reconstruction, nearest training image; red in R, green in G).
 """
 
@@ -53,9 +53,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,12 +80,18 @@ from biogans.tasks.common import (
     is_class_conditional,
     read_set,
 )
-from biogans.core.files import write_json
+from biogans.core.records import (
+    GeneratorInfo,
+    ImageReconstruction,
+    ReconstructionRecord,
+    ReconstructionSummary,
+    median_mad,
+    write_record,
+)
 from biogans.core.samples import to_rgb, write_png
 from biogans.tasks.training import resolve_device
 
 __all__ = [
-    "RESULT_FORMAT",
     "batch_seed",
     "fit_latent",
     "gaussian_nll",
@@ -104,8 +109,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Value of the "format" key of ``reconstruction.json``; the report tool reads it.
-RESULT_FORMAT = "biogans-reconstruction-v1"
 #: Padding (pixels, white) between the images of a panel.
 PANEL_PADDING = 2
 
@@ -130,19 +133,6 @@ def gaussian_nll(z: torch.Tensor) -> torch.Tensor:
     ``0.5 * |z|^2 + nz / 2 * log(2 pi)``."""
     z = z.detach().flatten(1).double()
     return 0.5 * z.pow(2).sum(1) + z.shape[1] / 2 * math.log(2 * math.pi)
-
-
-def median_mad(values: Sequence[float]) -> tuple[float, float]:
-    """Median and median absolute deviation (unscaled: no 1.4826 factor), as the paper's Table 3.
-
-    Medians of an even count average the two middle values.  Robust statistics because a
-    few trials that diverge or images the model cannot reach at all would dominate a mean.
-    """
-    data = [float(v) for v in values]
-    if not data:
-        raise ValueError("median_mad needs at least one value")
-    median = statistics.median(data)
-    return median, statistics.median(abs(v - median) for v in data)
 
 
 # --------------------------------------------------------------------------- optimisation
@@ -316,7 +306,7 @@ def panel_grid(
     return make_grid(to_rgb(rows.cpu()), nrow=4, padding=PANEL_PADDING, pad_value=1.0)
 
 
-def summarise(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def summarise(images: Sequence[ImageReconstruction]) -> ReconstructionSummary:
     """Median +- MAD of ``l2`` and ``nll``, medians of ``nll_init`` and ``neighbour_l2``.
 
     Non-finite values (a diverged trial that no restart rescued) are left out of the
@@ -324,30 +314,31 @@ def summarise(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """
 
     def finite(key: str) -> list[float]:
-        return [float(r[key]) for r in records if r.get(key) is not None and math.isfinite(float(r[key]))]
+        values = (getattr(im, key) for im in images)
+        return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
-    out: dict[str, Any] = {"n": len(records)}
+    out: dict[str, Any] = {}
     for key in ("l2", "nll"):
         values = finite(key)
-        median, mad = median_mad(values) if values else (None, None)
-        out[f"{key}_median"], out[f"{key}_mad"] = median, mad
+        out[f"{key}_median"], out[f"{key}_mad"] = median_mad(values) if values else (None, None)
     for key in ("nll_init", "neighbour_l2"):
         values = finite(key)
-        out[f"{key}_median"] = statistics.median(values) if values else None
-    return out
+        out[f"{key}_median"] = median_mad(values)[0] if values else None
+    return ReconstructionSummary(n=len(images), **out)
 
 
-def summary_line(result: Mapping[str, Any]) -> str:
+def summary_line(result: ReconstructionRecord) -> str:
     """The one line the entry point prints, e.g. ``star joint: L2 0.081 +- 0.012 over 384 images (6 classes)``."""
-    overall = result["overall"]
+    overall, generator = result.overall, result.generator
+    assert overall is not None and generator is not None
 
     def fmt(value: float | None) -> str:
         return "nan" if value is None else f"{value:.3f}"
 
     return (
-        f"biogans.reconstruct: {result['generator']['model']} {result['optimise']}: "
-        f"L2 {fmt(overall['l2_median'])} +- {fmt(overall['l2_mad'])} over {overall['n']} images "
-        f"({len(result['classes'])} classes)"
+        f"biogans.reconstruct: {generator.model} {result.optimise}: "
+        f"L2 {fmt(overall.l2_median)} +- {fmt(overall.l2_mad)} over {overall.n} images "
+        f"({len(result.classes)} classes)"
     )
 
 
@@ -469,11 +460,11 @@ def _renderer(view: nn.Module, tower: int | None) -> Render:
     return lambda z: view(z, tower=tower)
 
 
-def run_reconstruction(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
-    """Reconstruct the images ``cfg`` selects; write ``reconstruction.json`` and the panels into ``out_dir``.
+def run_reconstruction(cfg: DictConfig, out_dir: str | Path) -> ReconstructionRecord:
+    """Reconstruct the images ``cfg`` selects; write the panels into ``out_dir``.
 
-    Returns the result dict (the JSON's content).  ``cfg`` is a composed
-    :class:`biogans.config.ReconstructConfig`.
+    Returns the ``reconstruction.json`` record (the task contract writes it).  ``cfg`` is a
+    composed :class:`biogans.config.ReconstructConfig`.
     """
     started = time.time()
     plan = plan_reconstruction(cfg)
@@ -503,8 +494,8 @@ def run_reconstruction(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
         batch_size,
         device,
     )
-    records: list[dict[str, Any]] = []
-    per_class: dict[str, Any] = {}
+    records: list[ImageReconstruction] = []
+    per_class: dict[str, ReconstructionSummary] = {}
     panels: dict[str, str] = {}
     with (
         logging_redirect_tqdm(),
@@ -514,7 +505,7 @@ def run_reconstruction(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
             render = _renderer(view, plan.towers[name])
             index = plan.targets[name]
             pool = plan.train.images[plan.pools[name]].to(device)
-            class_records: list[dict[str, Any]] = []
+            class_records: list[ImageReconstruction] = []
             shown: dict[str, list[torch.Tensor]] = {"target": [], "reconstruction": [], "initial": [], "nn": []}
             for b, start in enumerate(range(0, len(index), batch_size)):
                 bar.set_postfix({"class": name, "batch": b})
@@ -532,17 +523,17 @@ def run_reconstruction(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
                 nn_index, nn_l2 = nearest_neighbours(raw, pool, exclude=exclude)
                 for k, i in enumerate(chunk.tolist()):
                     class_records.append(
-                        {
-                            "class": name,
-                            "file": plan.data.files[i],
-                            "l2": _json_float(result["l2"][k]),
-                            "l2_init": _json_float(result["l2_init"][k]),
-                            "nll": _json_float(result["nll"][k]),
-                            "nll_init": _json_float(result["nll_init"][k]),
-                            "trial": int(result["trial"][k]),
-                            "neighbour": plan.train.files[int(plan.pools[name][int(nn_index[k])])],
-                            "neighbour_l2": _json_float(nn_l2[k]),
-                        }
+                        ImageReconstruction(
+                            class_=name,
+                            file=plan.data.files[i],
+                            l2=_json_float(result["l2"][k]),
+                            l2_init=_json_float(result["l2_init"][k]),
+                            nll=_json_float(result["nll"][k]),
+                            nll_init=_json_float(result["nll_init"][k]),
+                            trial=int(result["trial"][k]),
+                            neighbour=plan.train.files[int(plan.pools[name][int(nn_index[k])])],
+                            neighbour_l2=_json_float(nn_l2[k]),
+                        )
                     )
                 room = n_panels - sum(len(t) for t in shown["target"])
                 if room > 0:
@@ -561,39 +552,38 @@ def run_reconstruction(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
             log.info(
                 "%s: %d images, L2 %s +- %s, NLL %s +- %s (initial %s), nearest training image L2 %s",
                 name,
-                s["n"],
-                *(_fmt(s[k]) for k in ("l2_median", "l2_mad", "nll_median", "nll_mad", "nll_init_median")),
-                _fmt(s["neighbour_l2_median"]),
+                s.n,
+                *map(_fmt, (s.l2_median, s.l2_mad, s.nll_median, s.nll_mad, s.nll_init_median)),
+                _fmt(s.neighbour_l2_median),
             )
-    return {
-        "format": RESULT_FORMAT,
-        "generator": plan.info,
-        "optimise": plan.optimise,
-        "set": plan.which,
-        "trials": trials,
-        "steps": steps,
-        "lr": lr,
-        "max_iter": max_iter,
-        "seed": seed,
-        "device": str(device),
-        "batch_size": batch_size,
-        "max_images_per_class": cfg.max_images_per_class,
-        "dataset": {"name": str(cfg.dataset.name), "set_root": str(plan.data.root), "train_root": str(plan.train.root)},
-        "classes": list(plan.classes),
-        "images": records,
-        "per_class": per_class,
-        "overall": summarise(records),
-        "panels": panels,
-        "elapsed_s": round(time.time() - started, 3),
-    }
+    limit = cfg.max_images_per_class
+    return ReconstructionRecord(
+        status="done",
+        generator=GeneratorInfo(**plan.info),
+        optimise=plan.optimise,
+        set=plan.which,
+        trials=trials,
+        steps=steps,
+        lr=lr,
+        max_iter=max_iter,
+        seed=seed,
+        device=str(device),
+        batch_size=batch_size,
+        max_images_per_class=int(limit) if limit is not None else None,
+        dataset={"name": str(cfg.dataset.name), "set_root": str(plan.data.root), "train_root": str(plan.train.root)},
+        classes=list(plan.classes),
+        images=records,
+        per_class=per_class,
+        overall=summarise(records),
+        panels=panels,
+        elapsed_s=round(time.time() - started, 3),
+    )
 
 
 def _fmt(value: float | None) -> str:
     return "nan" if value is None else f"{value:.4g}"
 
 
-def write_result(out_dir: str | Path, result: Mapping[str, Any]) -> Path:
+def write_result(out_dir: str | Path, result: ReconstructionRecord) -> Path:
     """``reconstruction.json`` in ``out_dir`` (atomically); returns its path."""
-    path = Path(out_dir) / "reconstruction.json"
-    write_json(path, dict(result))
-    return path
+    return write_record(out_dir, result)

@@ -15,7 +15,6 @@ hand the signal on to a handler installed before, such as submitit's requeue).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import signal
@@ -36,7 +35,7 @@ from biogans.core.data.batches import Batches
 from biogans.core.data.sources import load_folder
 from biogans.core.data.splits import folder_fingerprint
 from biogans.core.errors import CheckpointError, ConfigError, TrainingError
-from biogans.core.files import write_json
+from biogans.core.records import TrainRecord, write_record
 from biogans.core.losses import critic_step, make_loss, make_optimizer
 from biogans.core.models import build_critic, build_generator, make_spec
 from biogans.core.samples import fixed_noise, sample_sheet, write_png
@@ -221,28 +220,33 @@ class Trainer:
         save_checkpoint(self.ckpt_dir / "last.pt", self.state(full=True))
         self.last_saved = it
 
-    def write_metrics(self, status: str, error: str | None = None, rate: float | None = None) -> None:
+    def write_metrics(self, status: str, error: str | None = None, rate: float | None = None) -> TrainRecord:
+        """Write (and return) ``metrics.json``, the run's record, with its progress so far."""
+        from biogans.tasks.contract import plain_config
+
         remaining = self.total - self.iteration
-        metrics = {
-            "status": status,
-            "iteration": self.iteration,
-            "iterations": self.total,
-            "model": self.spec["name"],
-            "loss": to_plain(self.cfg.loss.name),
-            "dataset": str(self.cfg.dataset.name),
-            "classes": self.spec["class_names"],
-            "device": str(self.device),
-            "seed": self.seed,
-            "it_per_s": rate,
-            "eta_s": (remaining / rate) if rate else None,
-            "elapsed_s": round(time.time() - self.started, 3),
-            "last": self.latest,
-            "checkpoint": "checkpoints/last.pt" if self.last_saved else None,
-            "checkpoint_iteration": self.last_saved,
-            "snapshots": [f"checkpoints/{s}" for s in self.snapshots],
-            "error": error,
-        }
-        write_json(self.run_dir / "metrics.json", metrics)
+        record = TrainRecord(
+            status=status,
+            config=plain_config(self.cfg),
+            error=error,
+            iteration=self.iteration,
+            iterations=self.total,
+            model=self.spec["name"],
+            loss=to_plain(self.cfg.loss.name),
+            dataset=str(self.cfg.dataset.name),
+            classes=list(self.spec["class_names"]),
+            device=str(self.device),
+            seed=self.seed,
+            it_per_s=rate,
+            eta_s=(remaining / rate) if rate else None,
+            elapsed_s=round(time.time() - self.started, 3),
+            last=dict(self.latest),
+            checkpoint="checkpoints/last.pt" if self.last_saved else None,
+            checkpoint_iteration=self.last_saved,
+            snapshots=[f"checkpoints/{s}" for s in self.snapshots],
+        )
+        write_record(self.run_dir, record)
+        return record
 
     # ------------------------------------------------------------------------ signals
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -315,16 +319,15 @@ class Trainer:
         out["critic_steps"] = torch.tensor(float(steps))
         return out
 
-    def run(self) -> dict[str, Any]:
-        """Train to ``train.iterations``; returns the final metrics dict."""
+    def run(self) -> TrainRecord:
+        """Train to ``train.iterations``; returns the final ``metrics.json`` record."""
         from torch.utils.tensorboard import SummaryWriter
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed = self.resume_if_possible()
         if self.iteration >= self.total:
             log.info("%s is already at iteration %d of %d: nothing to do", self.run_dir, self.iteration, self.total)
-            self.write_metrics("done")
-            return json.loads((self.run_dir / "metrics.json").read_text())
+            return self.write_metrics("done")
         self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.iteration if resumed else None)
         log.info(
             "training %s with %s on %s (%s), %d classes, iterations %d..%d, run dir %s",
@@ -354,9 +357,9 @@ class Trainer:
         finally:
             self._restore_signal_handlers()
             self.writer.close()
-            self.write_metrics(status, error=error, rate=self.rate)
+            record = self.write_metrics(status, error=error, rate=self.rate)
         log.info("%s at iteration %d; run dir %s", status, self.iteration, self.run_dir)
-        return json.loads((self.run_dir / "metrics.json").read_text())
+        return record
 
     def _loop(self) -> str:
         """Iterate until done or stopped by a signal; returns the final status."""

@@ -70,14 +70,12 @@ from biogans.tasks.common import (
     read_set,
     split_pools,
 )
-from biogans.core.files import write_json
+from biogans.core.records import C2STRecord, GeneratorInfo, SetClasses, write_record
 from biogans.core.losses import AdversarialLoss, critic_step, make_loss, make_optimizer
 from biogans.tasks.training import resolve_device
 
 log = logging.getLogger(__name__)
 
-#: Value of the "format" key of ``c2st.json``; the report tool reads it.
-RESULT_FORMAT = "biogans-c2st-v1"
 #: At most about this many points in the recorded training curve.
 CURVE_POINTS = 200
 Draw = Callable[[], torch.Tensor]
@@ -312,8 +310,8 @@ def _fresh_test(cfg: DictConfig, spec: Mapping[str, Any], device: torch.device):
 # --------------------------------------------------------------------------- the two modes
 
 
-def fake_vs_real(cfg: DictConfig) -> dict[str, Any]:
-    """A trained generator against split ``cfg.split`` of the ``real_set``: the result dict of ``c2st.json``."""
+def fake_vs_real(cfg: DictConfig) -> C2STRecord:
+    """A trained generator against split ``cfg.split`` of the ``real_set``: the ``c2st.json`` record."""
 
     started = time.time()
     _check_common(cfg)
@@ -407,8 +405,8 @@ def fake_vs_real(cfg: DictConfig) -> dict[str, Any]:
     )
 
 
-def real_vs_real(cfg: DictConfig) -> dict[str, Any]:
-    """Two sets of real images (``classes``/``sets``) against each other: the result dict of ``c2st.json``."""
+def real_vs_real(cfg: DictConfig) -> C2STRecord:
+    """Two sets of real images (``classes``/``sets``) against each other: the ``c2st.json`` record."""
 
     started = time.time()
     _check_common(cfg)
@@ -510,7 +508,7 @@ def real_vs_real(cfg: DictConfig) -> dict[str, Any]:
     )
 
 
-def run_c2st(cfg: DictConfig) -> dict[str, Any]:
+def run_c2st(cfg: DictConfig) -> C2STRecord:
     """The test ``cfg.mode`` asks for."""
     mode = to_plain(cfg.mode)
     if mode == C2STMode.real_vs_real.value:
@@ -527,47 +525,46 @@ def _result_dict(
     generator: dict[str, Any] | None,
     sides: dict[str, Any],
     batch_sizes: tuple[int, int],
-) -> dict[str, Any]:
-    """The ``c2st.json`` record (format ``biogans-c2st-v1``)."""
-    return {
-        "format": RESULT_FORMAT,
-        "mode": to_plain(cfg.mode),
-        "score": result.score,
-        "per_class": per_class,
-        "loss": to_plain(cfg.loss.name),
-        "split": int(cfg.split),
-        "iterations": int(cfg.iterations),
-        "batch_size": int(cfg.batch_size),
-        "ndf": int(cfg.ndf),
-        "eval_passes": int(cfg.eval_passes),
-        "seed": int(cfg.seed),
-        "device": str(device),
-        "dataset": str(cfg.dataset.name),
-        "generator": generator,
-        **sides,
+) -> C2STRecord:
+    """The ``c2st.json`` record of one test (status and config are the task contract's to set)."""
+    return C2STRecord(
+        status="done",
+        mode=to_plain(cfg.mode),
+        score=result.score,
+        per_class=per_class,
+        loss=to_plain(cfg.loss.name),
+        split=int(cfg.split),
+        iterations=int(cfg.iterations),
+        batch_size=int(cfg.batch_size),
+        ndf=int(cfg.ndf),
+        eval_passes=int(cfg.eval_passes),
+        seed=int(cfg.seed),
+        device=str(device),
+        dataset=str(cfg.dataset.name),
+        generator=GeneratorInfo(**generator) if generator is not None else None,
+        **{side: SetClasses(info["set"], list(info["classes"])) for side, info in sides.items()},
         # the batch sizes actually used (smaller than batch_size where a half is small)
-        "batch_size_used": {"train": batch_sizes[0], "test": batch_sizes[1]},
-        "eval_batches": result.eval_batches,
-        "train_curve": [[step, value] for step, value in result.train_curve],
-        "elapsed_s": round(time.time() - started, 3),
-    }
+        batch_size_used={"train": batch_sizes[0], "test": batch_sizes[1]},
+        eval_batches=result.eval_batches,
+        train_curve=[[step, value] for step, value in result.train_curve],
+        elapsed_s=round(time.time() - started, 3),
+    )
 
 
-def write_result(out_dir: str | Path, result: Mapping[str, Any]) -> Path:
+def write_result(out_dir: str | Path, result: C2STRecord) -> Path:
     """Write ``c2st.json`` into ``out_dir``; returns its path."""
-    path = Path(out_dir) / "c2st.json"
-    write_json(path, dict(result))
-    return path
+    return write_record(out_dir, result)
 
 
-def summary_line(result: Mapping[str, Any]) -> str:
+def summary_line(result: C2STRecord) -> str:
     """The one-line summary the entry point prints."""
-    head = f"biogans.c2st: {result['mode']} {result['loss']} split {result['split']}: score {result['score']:.3f}"
-    if result.get("per_class"):
-        head += " (" + ", ".join(f"{name} {value:.3f}" for name, value in result["per_class"].items()) + ")"
-    gen = result.get("generator")
+    head = f"biogans.c2st: {result.mode} {result.loss} split {result.split}: score {result.score:.3f}"
+    if result.per_class:
+        head += " (" + ", ".join(f"{name} {value:.3f}" for name, value in result.per_class.items()) + ")"
+    gen = result.generator
     if gen is not None:
-        iteration = "iteration ?" if gen["iteration"] is None else f"iteration {gen['iteration']}"
-        return f"{head} [generator {gen['path']}, {iteration}]"
-    a, b = result["a"], result["b"]
-    return f"{head} [a: {','.join(a['classes'])} ({a['set']}), b: {','.join(b['classes'])} ({b['set']})]"
+        iteration = "iteration ?" if gen.iteration is None else f"iteration {gen.iteration}"
+        return f"{head} [generator {gen.path}, {iteration}]"
+    a, b = result.a, result.b
+    assert a is not None and b is not None
+    return f"{head} [a: {','.join(a.classes)} ({a.set}), b: {','.join(b.classes)} ({b.set})]"
