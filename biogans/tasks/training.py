@@ -130,6 +130,8 @@ class Trainer:
         self.last_saved = 0
         self.snapshots: list[str] = []
         self.latest: dict[str, float] = {}
+        self.watch = LossWatch()
+        self.critic_steps = 0
         self.started = time.time()
         self._signal: int | None = None
         self._previous_handlers: dict[int, Any] = {}
@@ -316,7 +318,7 @@ class Trainer:
             out["gradient_penalty"] = stats.gradient_penalty.mean()
         if stats.wasserstein is not None:
             out["wasserstein"] = stats.wasserstein.mean()
-        out["critic_steps"] = torch.tensor(float(steps))
+        self.critic_steps = steps
         return out
 
     def run(self) -> TrainRecord:
@@ -381,33 +383,51 @@ class Trainer:
             while self.iteration < self.total:
                 values = self.train_iteration()
                 self.iteration += 1
+                self.watch.update(values, self.iteration)
                 window_iters += 1
                 bar.update(1)
-                scalars = {k: float(v) for k, v in values.items()}
-                bad = [k for k, v in scalars.items() if not math.isfinite(v)]
-                if bad:
-                    raise TrainingError(
-                        f"{bad[0]} became {scalars[bad[0]]} at iteration {self.iteration}; stopped. "
-                        f"The last good checkpoint is {self.ckpt_dir / 'last.pt'} (iteration {self.last_saved}). "
-                        "Try a lower optimizer.lr or another loss."
-                    )
-                self.latest = scalars
                 it = self.iteration
-                if it % int(cfg.log_every) == 0 or it == self.total:
+                log_now = it % int(cfg.log_every) == 0 or it == self.total
+                sample_now = it % int(cfg.sample_every) == 0 or it == self.total
+                save_now = it % int(cfg.checkpoint_every) == 0 or it in self.checkpoint_at or it == self.total
+                if not (log_now or sample_now or save_now or self._signal is not None):
+                    continue  # no host sync: the loss values stay on the device
+                scalars = self.read_losses()
+                if log_now:
                     now = time.time()
                     self.rate = window_iters / max(now - window_start, 1e-9)
                     window_start, window_iters = now, 0
                     self.log_scalars(scalars)
                     bar.set_postfix({"D": f"{scalars['loss_critic']:.3f}", "G": f"{scalars['loss_generator']:.3f}"})
-                if it % int(cfg.sample_every) == 0 or it == self.total:
+                if sample_now:
                     self.samples()
-                if it % int(cfg.checkpoint_every) == 0 or it in self.checkpoint_at or it == self.total:
+                if save_now:
                     self.save()
                 if it % int(cfg.log_every) == 0:
                     self.write_metrics("running", rate=self.rate)
                 if self._signal is not None and self._handle_stop_signal():
                     return "interrupted"
         return "done"
+
+    def read_losses(self) -> dict[str, float]:
+        """The latest loss values on the host (one device sync); stops the run if any went non-finite.
+
+        Called only where the loop needs the values anyway (logging, samples, checkpoints, a
+        stop signal), so that a GPU is never made to wait for the host every iteration.  A
+        value that turned NaN or infinite since the last read is still caught, with the
+        iteration where it first happened, before any checkpoint is written.
+        """
+        scalars, bad = self.watch.read()
+        if bad is not None:
+            key, iteration, value = bad
+            raise TrainingError(
+                f"{key} became {value} at iteration {iteration}; stopped. "
+                f"The last good checkpoint is {self.ckpt_dir / 'last.pt'} (iteration {self.last_saved}). "
+                "Try a lower optimizer.lr or another loss."
+            )
+        scalars["critic_steps"] = float(self.critic_steps)
+        self.latest = scalars
+        return scalars
 
     def log_scalars(self, scalars: dict[str, float]) -> None:
         """TensorBoard scalars and one log line (iteration, losses, it/s, ETA)."""
@@ -418,6 +438,44 @@ class Trainer:
         eta = (self.total - it) / self.rate if self.rate else float("nan")
         losses = "  ".join(f"{k} {v:.4f}" for k, v in scalars.items() if k != "critic_steps")
         log.info("iter %d/%d  %s  %.2f it/s  ETA %s", it, self.total, losses, self.rate, _format_seconds(eta))
+
+
+class LossWatch:
+    """The loop's loss values, kept on the device between host reads.
+
+    Every iteration's values are stacked into one device tensor, and the first iteration
+    (and value) at which each went non-finite is tracked on the device as well, so nothing
+    is read back until :meth:`read`, where one transfer brings everything to the host.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.last: torch.Tensor | None = None
+        self.first_bad_at: torch.Tensor | None = None
+        self.first_bad_value: torch.Tensor | None = None
+
+    def update(self, values: dict[str, torch.Tensor], iteration: int) -> None:
+        if not self.keys:
+            self.keys = list(values)
+        stacked = torch.stack([values[k].detach().reshape(()).float() for k in self.keys])
+        if self.first_bad_at is None or self.first_bad_value is None:
+            self.first_bad_at = torch.zeros_like(stacked)
+            self.first_bad_value = torch.zeros_like(stacked)
+        new = ~torch.isfinite(stacked) & (self.first_bad_at == 0)
+        self.first_bad_at = torch.where(new, float(iteration), self.first_bad_at)
+        self.first_bad_value = torch.where(new, stacked, self.first_bad_value)
+        self.last = stacked
+
+    def read(self) -> tuple[dict[str, float], tuple[str, int, float] | None]:
+        """The latest values, and (key, iteration, value) of the earliest non-finite one, if any."""
+        assert self.last is not None and self.first_bad_at is not None and self.first_bad_value is not None
+        last, at, value = torch.stack([self.last, self.first_bad_at, self.first_bad_value]).tolist()
+        scalars = dict(zip(self.keys, last))
+        bad = [(int(a), k, v) for k, a, v in zip(self.keys, at, value) if a > 0]
+        if not bad:
+            return scalars, None
+        iteration, key, first = min(bad, key=lambda item: item[0])
+        return scalars, (key, iteration, first)
 
 
 def _format_seconds(seconds: float) -> str:
