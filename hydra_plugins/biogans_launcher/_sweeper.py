@@ -1,0 +1,81 @@
+"""``hydra/sweeper=biogans``: Hydra's basic sweeper, strict about empty sweeps and tidy on refusal.
+
+Two things the basic sweeper does that a rerunnable grid cannot afford:
+
+- a sweep that expands to nothing (``experiment=glob(paper_x*)`` matching no config) runs
+  zero jobs and exits 0, after writing ``multirun.yaml`` into a new sweep directory;
+- a sweep refused before any job ran (bad input) still leaves that directory behind.
+
+This sweeper names the override that expands to nothing (and the options there are), and
+when the launcher refuses a sweep before launching anything it removes what the sweep
+wrote (``multirun.yaml`` and the folders made for it), so the next run finds no trace.
+It also skips the basic sweeper's extra composition of every job when the launcher is one
+of ours, which composes each job itself before launching it (a 2,000-job grid composes
+once, not twice).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from hydra_plugins.biogans_launcher._plan import SweepError
+
+log = logging.getLogger("biogans.sweep")
+
+
+class BiogansSweeper(BasicSweeper):
+    def sweep(self, arguments: list[str]) -> Any:
+        assert self.config is not None and self.hydra_context is not None
+        self._refuse_empty(arguments)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        existed = _existing_parents(sweep_dir)
+        try:
+            return super().sweep(arguments)
+        except SweepError:
+            _remove_fresh(sweep_dir, existed)
+            raise
+
+    def _refuse_empty(self, arguments: list[str]) -> None:
+        """Raise :class:`SweepError` naming an override that expands to no value at all."""
+        assert self.hydra_context is not None
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        params = [f"{k}={v}" for k, v in self.params.items()]
+        for override in parser.parse_overrides([*params, *arguments]):
+            if not (override.is_sweep_override() and override.is_discrete_sweep()):
+                continue
+            if not list(override.sweep_string_iterator()):
+                options = ""
+                found = self.hydra_context.config_loader.get_group_options(override.key_or_group)
+                if found:
+                    options = f" (the options of {override.key_or_group!r}: {', '.join(found)})"
+                raise SweepError(f"{override.input_line!r} matches nothing, so the sweep has no jobs{options}")
+
+    def validate_batch_is_legal(self, batch: Any) -> None:
+        from hydra_plugins.biogans_launcher._launcher import BiogansLocalLauncher, BiogansSlurmLauncher
+
+        if isinstance(self.launcher, (BiogansLocalLauncher, BiogansSlurmLauncher)):
+            return  # the launcher composes every job before launching any, with clearer messages
+        super().validate_batch_is_legal(batch)
+
+
+def _existing_parents(path: Path) -> set[Path]:
+    return {p for p in (path, *path.parents) if p.exists()}
+
+
+def _remove_fresh(sweep_dir: Path, existed: set[Path]) -> None:
+    """Undo what a refused sweep made: its multirun.yaml, then each folder made for it, if empty."""
+    if sweep_dir in existed:
+        return  # an earlier sweep's directory: its multirun.yaml is rewritten by the next run anyway
+    (sweep_dir / "multirun.yaml").unlink(missing_ok=True)
+    for folder in (sweep_dir, *sweep_dir.parents):
+        if folder in existed:
+            break
+        try:
+            folder.rmdir()
+        except OSError:
+            break
