@@ -8,7 +8,7 @@ A run directory is the unit of record::
     DIR/tb/                        TensorBoard scalars and image grids
     DIR/metrics.json               {"status": "running"|"done"|"failed"|"interrupted", "iteration": N, ...}
 
-Running again on the same directory continues from ``last.pt``.  SIGTERM and SIGUSR1
+Running again on the same directory continues from ``last.pt``.  SIGTERM, SIGUSR1 and SIGUSR2
 make the run write ``last.pt`` at the end of the current iteration and exit cleanly (or
 hand the signal on to a handler installed before, such as submitit's requeue).
 """
@@ -42,7 +42,8 @@ from biogans.core.samples import fixed_noise, sample_sheet, write_png
 
 log = logging.getLogger(__name__)
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+#: SIGUSR2 is what SLURM sends (through submitit's --signal) before a time limit or a preemption
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -266,7 +267,7 @@ class Trainer:
         self._previous_handlers.clear()
 
     def _handle_stop_signal(self) -> bool:
-        """Checkpoint after a SIGTERM/SIGUSR1; True if the run should stop now."""
+        """Checkpoint after a SIGTERM/SIGUSR1/SIGUSR2; True if the run should stop now."""
         signum, self._signal = self._signal, None
         assert signum is not None
         name = signal.Signals(signum).name
@@ -350,8 +351,9 @@ class Trainer:
         except TrainingError as exc:
             error = str(exc)
             raise
-        except KeyboardInterrupt:
-            status, error = "interrupted", "KeyboardInterrupt"
+        except (KeyboardInterrupt, SystemExit) as exc:
+            # Ctrl-C, or submitit's requeue (it exits after a stop signal handed on to it)
+            status, error = "interrupted", type(exc).__name__
             raise
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}"
