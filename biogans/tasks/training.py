@@ -36,7 +36,7 @@ from biogans.core.data.sources import load_folder
 from biogans.core.data.splits import folder_fingerprint
 from biogans.core.errors import CheckpointError, ConfigError, TrainingError
 from biogans.core.records import TrainRecord, write_record
-from biogans.core.losses import critic_step, make_loss, make_optimizer
+from biogans.core.losses import AdversarialLoss, critic_step, make_loss, make_optimizer
 from biogans.core.models import build_critic, build_generator, make_spec
 from biogans.core.samples import fixed_noise, sample_sheet, write_png
 
@@ -95,6 +95,51 @@ def make_train_data(cfg: DictConfig, device: torch.device, rng: torch.Generator)
 
         batches = multichannel_batches(folder, cfg, images, rng)
     return TrainData(batches, list(folder.class_names), folder_fingerprint(folder.class_names, folder.files))
+
+
+def train_iteration(
+    generator: torch.nn.Module,
+    critic: torch.nn.Module,
+    loss: AdversarialLoss,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    batches: Any,
+    batch_size: int,
+    iteration: int,
+    rng: torch.Generator | None,
+) -> tuple[dict[str, torch.Tensor], int]:
+    """Training iteration ``iteration`` (0-based) of PAPER.md: ``loss.critic_steps(iteration)``
+    critic steps, then one generator step on the last critic step's fake batch.
+
+    Each critic step takes a fresh real batch (``batches.next()``) and a fresh fake batch of
+    ``batch_size``; only the last fake batch is drawn with gradients, because only it feeds
+    the generator step.  ``rng`` (on the generator's device, or None) draws the latent
+    vectors and the gradient penalty's mixing.  The trainer runs this, and so does
+    ``python -m biogans.bench``, so the benchmark times exactly the training code.
+    Returns the values to log (tensors on the device; no host sync) and the critic steps made.
+    """
+    steps = loss.critic_steps(iteration)
+    device = next(generator.parameters()).device
+    fake = stats = None
+    for step in range(steps):
+        real = batches.next()
+        z = torch.randn(batch_size, generator.nz, generator=rng, device=device)
+        with torch.set_grad_enabled(step == steps - 1):
+            fake = generator(z)
+        stats = critic_step(critic, opt_d, loss, real, fake, rng)
+    assert fake is not None and stats is not None
+    critic.requires_grad_(False)
+    opt_g.zero_grad(set_to_none=True)
+    g_loss = loss.generator_loss(critic(fake))
+    g_loss.mean().backward()
+    opt_g.step()
+    critic.requires_grad_(True)
+    out = {"loss_critic": stats.loss.mean(), "loss_generator": g_loss.detach().mean()}
+    if stats.gradient_penalty is not None:
+        out["gradient_penalty"] = stats.gradient_penalty.mean()
+    if stats.wasserstein is not None:
+        out["wasserstein"] = stats.wasserstein.mean()
+    return out, steps
 
 
 class Trainer:
@@ -297,29 +342,17 @@ class Trainer:
 
     def train_iteration(self) -> dict[str, torch.Tensor]:
         """k critic steps, then one generator step on the last critic step's fake batch."""
-        g, d, loss = self.generator, self.critic, self.loss
-        steps = loss.critic_steps(self.iteration)
-        batch_size = int(self.cfg.train.batch_size)
-        fake = stats = None
-        for step in range(steps):
-            real = self.data.batches.next()
-            z = torch.randn(batch_size, g.nz, generator=self.rng, device=self.device)
-            with torch.set_grad_enabled(step == steps - 1):
-                fake = g(z)
-            stats = critic_step(d, self.opt_d, loss, real, fake, self.rng)
-        assert fake is not None and stats is not None
-        d.requires_grad_(False)
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss = loss.generator_loss(d(fake))
-        g_loss.mean().backward()
-        self.opt_g.step()
-        d.requires_grad_(True)
-        out = {"loss_critic": stats.loss.mean(), "loss_generator": g_loss.detach().mean()}
-        if stats.gradient_penalty is not None:
-            out["gradient_penalty"] = stats.gradient_penalty.mean()
-        if stats.wasserstein is not None:
-            out["wasserstein"] = stats.wasserstein.mean()
-        self.critic_steps = steps
+        out, self.critic_steps = train_iteration(
+            self.generator,
+            self.critic,
+            self.loss,
+            self.opt_g,
+            self.opt_d,
+            self.data.batches,
+            int(self.cfg.train.batch_size),
+            self.iteration,
+            self.rng,
+        )
         return out
 
     def run(self) -> TrainRecord:
