@@ -15,7 +15,9 @@ the user asked for, so the same command always lands in the same place:
   (device, progress bars, ...) never change the name;
 - ``${biogans.checkpoint_name:${generator}}`` -- ``paper_dcgan_gan/iter_0005000`` for
   ``outputs/paper/train/paper_dcgan_gan/checkpoints/iter_0005000.pt``: the run and the
-  snapshot, for evaluation sweeps.
+  snapshot, for evaluation sweeps;
+- ``${biogans.name:${optimise}}`` -- a value as a name: ``joint``, where OmegaConf's own
+  string interpolation would write the enum as ``Optimise.joint``.
 
 This module is imported by Hydra's plugin scan before any config is composed, and again
 when a SLURM job unpickles the launcher, so the resolvers exist wherever a config is
@@ -27,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
@@ -126,12 +129,22 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def value_name(value: Any) -> str:
+    """A config value as a directory name: an enum by its value (``joint``, not ``Optimise.joint``)."""
+    if isinstance(value, Enum):
+        value = value.value
+    if OmegaConf.is_config(value):
+        value = ",".join(_as_list(value))
+    return safe_name(str(value))
+
+
 def register_resolvers() -> None:
     """Register the ``biogans.*`` resolvers once (a second import of this module is harmless)."""
     resolvers = {
         "biogans.outputs": lambda tool, overrides=None: outputs_dir(str(tool), _as_list(overrides)),
         "biogans.job_name": lambda overrides=None, exclude=None: job_name(_as_list(overrides), _as_list(exclude)),
         "biogans.checkpoint_name": checkpoint_name,
+        "biogans.name": value_name,
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
