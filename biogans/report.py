@@ -1,106 +1,109 @@
-"""``python -m biogans.report runs=DIR [DIR ...] [out=DIR]``: the paper's tables and figures.
+"""``python -m biogans.report DIR [DIR ...] [--out DIR]``: the paper's tables and figures.
 
-Not a Hydra app: ``runs=`` takes several paths (one shell word each), which Hydra's
-override grammar cannot.  The work is done by :mod:`biogans.tasks.reporting`.
+Not a Hydra app: a report takes any number of folders, one shell word each, which a
+standard parser (argparse) reads as they are.  The work is done by
+:mod:`biogans.tasks.reporting`.  Exit status: 0 when a report was written, 1 when nothing
+at all was found, 2 for a bad command line.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-USAGE = """\
-usage: python -m biogans.report runs=DIR [DIR ...] [out=DIR] [title=TEXT] [losses=wgangp,gan] [digits=2]
-
+DESCRIPTION = """\
 Builds the paper's tables (Table 1 real vs real, the real-vs-real baseline, Table 2,
-Table 3) and figures (Figure 8, sample grids) from the files that runs leave behind:
-c2st.json, reconstruction.json and training metrics.json (with samples/iter_<N>.png).
-
-  runs=DIR [DIR ...]  run directories, or folders above them (a multirun sweep): searched
-                      recursively; every bare word is one more path
-  out=DIR             the report folder (default outputs/report/<timestamp>)
-  title=TEXT          the report's title
-  losses=A,B          only these eval losses (default: every loss found)
-  digits=N            decimals in the Markdown tables (CSV files keep full precision)
-
+Table 3) and figures (Figure 8, sample grids) from the records that runs leave behind:
+c2st.json, reconstruction.json and training metrics.json (with samples/iter_<N>.png),
+and lists the state of every run found (done, running, failed with its log, interrupted).
+"""
+EPILOG = """\
 Missing or failed runs are listed in the report, not fatal.  Exit status: 0 when a
 report was written, 1 when nothing at all was found, 2 for a bad command line.
 """
-
-KEYS = ("runs", "out", "title", "losses", "digits")
-
-
-class UsageError(Exception):
-    """A malformed command line: the usage text follows the message."""
+#: the words of the previous command line (runs=DIR out=DIR ...), answered with their new form
+OLD_WORDS = ("runs", "out", "title", "losses", "digits")
 
 
-@dataclass
-class Args:
-    runs: list[str] = field(default_factory=list)
-    out: str = ""
-    title: str = "biogans evaluation report"
-    losses: list[str] | None = None
-    digits: int = 2
+def _digits(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number, got {text!r}") from None
+    if not 0 <= value <= 12:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 12, got {value}")
+    return value
 
 
-def parse_args(argv: Sequence[str]) -> Args:
-    """``key=value`` words; bare words are more run paths.  ``runs=[a,b]`` is also accepted."""
-    args = Args()
-    runs = args.runs
-    for word in argv:
-        key, sep, value = word.partition("=")
-        if not sep or key not in KEYS:
-            if sep and "/" not in key and not key.startswith((".", "~")):
-                raise UsageError(f"unknown setting {key!r}; known: {', '.join(k + '=' for k in KEYS)}")
-            runs.append(word)
-            continue
-        if key == "runs":
-            if value.startswith("[") and value.endswith("]"):
-                runs.extend(v.strip() for v in value[1:-1].split(",") if v.strip())
-            elif value:
-                runs.append(value)
-        elif key == "losses":
-            args.losses = [v.strip() for v in value.strip("[]").split(",") if v.strip()] or None
-        elif key == "digits":
-            try:
-                args.digits = int(value)
-            except ValueError:
-                raise UsageError(f"digits= takes a whole number, got {value!r}") from None
-        elif key == "out":
-            args.out = value
-        else:
-            args.title = value
-    if not runs:
-        raise UsageError("runs=DIR is required: the run directories (or folders above them) to report on")
-    if not args.out:
+def _losses(text: str) -> list[str]:
+    from biogans.tasks.reporting import LOSS_ORDER
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in LOSS_ORDER]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"names losses among {', '.join(LOSS_ORDER)}, got {text!r}")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m biogans.report",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        metavar="DIR",
+        help="run directories, folders above them (a multirun sweep) or record files; searched recursively",
+    )
+    parser.add_argument("--out", metavar="DIR", help="the report folder (default: outputs/report/<timestamp>)")
+    parser.add_argument("--title", default="biogans evaluation report", help="the report's title")
+    parser.add_argument("--losses", type=_losses, metavar="A,B", help="only these eval losses (default: all found)")
+    parser.add_argument(
+        "--digits", type=_digits, default=2, metavar="N", help="decimals in the Markdown tables (CSV: full precision)"
+    )
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The command line as settings; a bad one raises ``SystemExit(2)`` after argparse's message."""
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
+    old = [word for word in args.runs if word.partition("=")[0] in OLD_WORDS and "=" in word]
+    if old:
+        key, _, value = old[0].partition("=")
+        new = f"DIR {value}" if key == "runs" else f"--{key} {value}"
+        parser.error(f"{old[0]!r}: the report's command line takes `{new}` now (see --help)")
+    if args.out is None:
         args.out = f"outputs/report/{time.strftime('%Y-%m-%d_%H-%M-%S')}"
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help", "help") for a in argv):
-        print(USAGE, end="")
-        return 0
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     try:
-        args = parse_args(argv)
-    except UsageError as exc:
-        print(f"biogans.report: error: {exc}\n\n{USAGE}", file=sys.stderr, end="")
-        return 2
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # --help (0) or a bad command line (2), argparse has printed why
+        return exc.code if isinstance(exc.code, int) else 2
+
+    from pathlib import Path
 
     from biogans.core.errors import BiogansError
-    from biogans.tasks.reporting import render_report, summary_line
+    from biogans.tasks.reporting import ReportConfig, run, summary_line
 
+    cfg = ReportConfig(runs=list(args.runs), out=args.out, title=args.title, losses=args.losses, digits=args.digits)
     try:
-        summary = render_report(args.runs, args.out, title=args.title, losses=args.losses, digits=args.digits)
+        report = run(cfg, Path(cfg.out))
     except BiogansError as exc:
         print(f"biogans.report: error: {exc}", file=sys.stderr)
         return 1
-    for item in summary["missing"]:
+    for item in report.missing:
         print(f"missing: {item}", file=sys.stderr)
-    print(summary_line(summary))
+    print(summary_line(report))
     return 0
 
 

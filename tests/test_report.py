@@ -1,41 +1,47 @@
-"""``python -m biogans.report``: the paper's tables and figures from the files runs leave.
+"""``python -m biogans.report``: the paper's tables and figures from the records runs leave.
 
-End to end: tiny training runs, C2ST sweeps and reconstructions made with the real entry
-points, one report rendered over all of them, and its tables read back and checked
-against numbers computed here, independently, from the result JSON files.  Then the
-aggregation itself on hand-made result dicts.
+End to end: tiny training runs, C2ST sweeps and reconstructions made with the real tasks
+(in-process, through the task contract; one real multirun sweep with failing jobs), one
+report rendered over all of them through the command line's ``main``, and its tables read
+back and checked against numbers computed here, independently, from the result JSON files.
+Then the aggregation itself on hand-made records, and the command line.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import dataclasses
+import io
 import json
 import math
 import os
+import re
 import statistics
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TINY, TINY_DATA, run_module
+import torch
+from conftest import TINY, TINY_DATA, run_module, typed
 
+from biogans.core.records import ImageReconstruction
+from biogans.report import main, parse_args
+from biogans.tasks.contract import run_task
 from biogans.tasks.reconstruction import summarise
 from biogans.tasks.reporting import (
     Cell,
     ReportError,
     class_order,
     collect,
-    read_markdown_table,
-    read_table_csv,
     render_report,
     row_minima,
     table1,
     table2,
     table3,
 )
-from biogans.report import UsageError, parse_args
 
-#: torch's default two threads crawl when the other core is busy: the runs here use one
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 #: a critic of the smallest useful size: the numbers matter here, not their quality
 C2ST_TINY = ["iterations=5", "batch_size=8", "ndf=16", "eval_passes=1", "progress=false", "device=cpu", *TINY_DATA]
 SIX = ["Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1"]
@@ -63,52 +69,99 @@ def missing_section(report_md: str) -> str:
     return report_md.split("## Missing", 1)[1].split("\n## ", 1)[0]
 
 
+_INT_COLUMNS = {"n", "iteration", "row_min"}
+_TEXT_COLUMNS = {"loss", "eval_loss", "set_a", "set_b", "class_a", "class_b", "classes_a", "classes_b", "model",
+                 "train_loss", "run", "class", "optimise", "splits", "source"}  # fmt: skip
+
+
+def read_table_csv(path: Path) -> list[dict[str, Any]]:
+    """A report CSV as dicts: numeric columns as numbers, empty cells as ``None``."""
+    with open(path, newline="") as f:
+        return [
+            {k: None if v == "" else v if k in _TEXT_COLUMNS else int(v) if k in _INT_COLUMNS else float(v)
+             for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]  # fmt: skip
+
+
+def read_markdown_table(text: str) -> list[list[str]]:
+    """The rows (header first) of the first Markdown table in ``text``, cells stripped."""
+    rows: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            if not all(set(c) <= {"-", ":"} and c for c in cells):
+                rows.append(cells)
+        elif rows:
+            break
+    return rows
+
+
+def run_main(*argv: str) -> tuple[int, str, str]:
+    """``python -m biogans.report argv...`` in-process: exit status, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(list(argv))
+    return status, out.getvalue(), err.getvalue()
+
+
 # --------------------------------------------------------------------------- the runs
 @pytest.fixture(scope="module")
-def report_runs(tmp_path_factory, prepared_splits) -> dict[str, Any]:
-    """Two tiny trainings, C2ST sweeps for every table and figure, two reconstructions, one report.
+def report_runs(tmp_path_factory, prepared_splits) -> Iterator[dict[str, Any]]:
+    """Two tiny trainings, C2ST results for every table and figure, two reconstructions, one report.
 
-    Table 1 gets 3 of the 4 cells of {Alp14, Arp3} (one left missing on purpose) and a
-    sweep job that fails (an unknown class); the baseline two losses; Figure 8 a joint
-    model at two iterations judged with two losses; Table 2 a star-shaped model at two
-    iterations (the later one must be shown); Table 3 joint and separable optimisation.
+    Table 1 gets 3 of the 4 cells of {Alp14, Arp3} (one left missing on purpose) from a real
+    multirun sweep whose two jobs of an unknown class fail; the baseline two losses; Figure 8
+    a joint model at two iterations judged with two losses; Table 2 a star-shaped model at
+    two iterations (the later one must be shown); Table 3 joint and separable optimisation.
     """
-    root = tmp_path_factory.mktemp("report") / "runs"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # torch's default two threads crawl when the other core is busy
+    try:
+        yield from _make_report_runs(tmp_path_factory.mktemp("report") / "runs")
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _make_report_runs(root: Path) -> Iterator[dict[str, Any]]:
     train = root / "train"
     joint, star = train / "dcgan_wgangp", train / "star_gan"
     for run, model, loss in ((joint, "dcgan", "wgangp"), (star, "star", "gan")):
-        run_module(
-            "train", f"model={model}", f"loss={loss}", *TINY, "train.iterations=2", "train.checkpoint_at=[1,2]",
-            f"hydra.run.dir={run}", env=ONE_THREAD,
-        )  # fmt: skip
+        overrides = [f"model={model}", f"loss={loss}", *TINY, "train.iterations=2", "train.checkpoint_at=[1,2]"]
+        run_task("train", typed("train", overrides), run)
     ckpt = [joint / "checkpoints" / f"iter_000000{i}.pt" for i in (1, 2)]
     star_ckpt = [star / "checkpoints" / f"iter_000000{i}.pt" for i in (1, 2)]
-    sweeps = {
-        "pairs": ["mode=real_vs_real", "classes=[Alp14,Alp14],[Alp14,Arp3],[Arp3,Alp14],[Alp14,Nope]", "loss=wgangp"],
-        "baseline": ["mode=real_vs_real", "sets=[test,train]", "loss=wgangp,gan"],
-        "joint": [f"generator={ckpt[0]},{ckpt[1]}", "loss=wgangp,gan"],
-        "conditional": [f"generator={star_ckpt[0]},{star_ckpt[1]}", "loss=wgangp"],
+    run_module(
+        "c2st", "-m", "mode=real_vs_real", "classes=[Alp14,Alp14],[Alp14,Arp3],[Arp3,Alp14],[Alp14,Nope]",
+        "loss=wgangp", "split=0,1", *C2ST_TINY, f"hydra.sweep.dir={root / 'c2st' / 'pairs'}", check=False,
+        env={"OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    jobs = {
+        "baseline": [(["mode=real_vs_real", "sets=[test,train]"], loss) for loss in ("wgangp", "gan")],
+        "joint": [([f"generator={g}"], loss) for g in ckpt for loss in ("wgangp", "gan")],
+        "conditional": [([f"generator={g}"], "wgangp") for g in star_ckpt],
     }
-    for name, args in sweeps.items():
-        run_module(
-            "c2st", "-m", *args, "split=0,1", *C2ST_TINY, f"hydra.sweep.dir={root / 'c2st' / name}", env=ONE_THREAD
-        )
+    for name, settings in jobs.items():
+        for i, (args, loss) in enumerate(settings):
+            for split in (0, 1):
+                cfg = typed("c2st", [*args, f"loss={loss}", f"split={split}", *C2ST_TINY])
+                run_task("c2st", cfg, root / "c2st" / name / f"{i}_{split}")
     for optimise in ("joint", "separable"):
-        run_module(
-            "reconstruct", f"generator={star_ckpt[1]}", f"optimise={optimise}", "max_images_per_class=2", "trials=1",
-            "steps=2", "max_iter=3", "batch_size=2", "progress=false", "device=cpu", *TINY_DATA,
-            f"hydra.run.dir={root / 'reconstruct' / optimise}", env=ONE_THREAD,
-        )  # fmt: skip
+        cfg = typed("reconstruct", [f"generator={star_ckpt[1]}", f"optimise={optimise}", "max_images_per_class=2",
+                                    "trials=1", "steps=2", "max_iter=3", "batch_size=2", "progress=false",
+                                    "device=cpu", *TINY_DATA])  # fmt: skip
+        run_task("reconstruct", cfg, root / "reconstruct" / optimise)
     out = root.parent / "report"
     bogus = root.parent / "no_such_run"
-    proc = run_module("report", f"runs={root}", str(bogus), f"out={out}", "title=tiny report", env=ONE_THREAD)
-    return {"root": root, "out": out, "bogus": bogus, "proc": proc, "joint": joint, "star": star}
+    status, stdout, stderr = run_main(str(root), str(bogus), "--out", str(out), "--title", "tiny report")
+    yield {"root": root, "out": out, "bogus": bogus, "status": status, "stdout": stdout, "stderr": stderr,
+           "joint": joint, "star": star}  # fmt: skip
 
 
 def test_report_writes_every_table_and_figure(report_runs):
-    out, proc = report_runs["out"], report_runs["proc"]
-    assert proc.returncode == 0
-    line = proc.stdout.strip().splitlines()[-1]
+    out = report_runs["out"]
+    assert report_runs["status"] == 0
+    line = report_runs["stdout"].strip().splitlines()[-1]
     assert line.startswith("report: ") and str(out / "report.md") in line
     for name in ("table1_wgangp", "baseline", "table2_wgangp", "table3"):
         assert (out / f"{name}.md").is_file() and (out / f"{name}.csv").is_file(), name
@@ -120,7 +173,7 @@ def test_report_writes_every_table_and_figure(report_runs):
         pixels = imread(str(png))
         assert pixels.shape[0] > 300 and pixels.shape[1] > 500 and float(pixels[..., :3].std()) > 0.05, name
     summary = json.loads((out / "report.json").read_text())
-    assert summary["format"] == "biogans-report-v1" and summary["title"] == "tiny report"
+    assert summary["format"] == "biogans-report-v2" and summary["title"] == "tiny report"
     assert len(summary["found"]["c2st"]) == 6 + 4 + 8 + 4 and len(summary["found"]["reconstruction"]) == 2
     assert sorted(summary["found"]["training"]) == sorted(str(r) for r in (report_runs["joint"], report_runs["star"]))
     report_md = (out / "report.md").read_text()
@@ -139,7 +192,8 @@ def test_table1_reads_back_as_computed_from_the_json(report_runs):
     root, out = report_runs["root"], report_runs["out"]
     scores: dict[tuple[str, str], list[float]] = {}
     for r in results(root / "c2st" / "pairs", "c2st.json"):
-        scores.setdefault((r["a"]["classes"][0], r["b"]["classes"][0]), []).append(r["score"])
+        if r["status"] == "done":
+            scores.setdefault((r["a"]["classes"][0], r["b"]["classes"][0]), []).append(r["score"])
     assert sorted(scores) == [("Alp14", "Alp14"), ("Alp14", "Arp3"), ("Arp3", "Alp14")]
     rows = read_table_csv(out / "table1_wgangp.csv")
     assert [(r["class_a"], r["class_b"]) for r in rows] == [
@@ -246,37 +300,49 @@ def test_figure8_data_is_the_median_and_band_over_splits(report_runs):
     assert [(r["model"], r["iteration"]) for r in cond] == [("star", 1), ("star", 2)]
 
 
-def test_missing_runs_are_listed_not_fatal(report_runs):
+def test_missing_and_failed_runs_are_listed_not_fatal(report_runs):
     out, bogus = report_runs["out"], report_runs["bogus"]
     summary = json.loads((out / "report.json").read_text())
     missing = "\n".join(summary["missing"])
     assert f"{bogus}: no such file or folder" in missing
-    failed = [m for m in summary["missing"] if "a c2st run without c2st.json" in m]
-    assert len(failed) == 2 and all("classes=[Alp14,Nope]" in m for m in failed)  # the sweep's failed jobs
+    # the sweep's failed jobs: their records say failed, with the error and the job's log
+    failed = [m for m in summary["missing"] if "a c2st run that is failed" in m]
+    assert len(failed) == 2 and all("'Nope'" in m and "c2st.log" in m for m in failed)
     md = missing_section((out / "report.md").read_text())
-    assert str(bogus) in md and "classes=[Alp14,Nope]" in md
-    assert f"missing: {bogus}" in report_runs["proc"].stderr
+    assert str(bogus) in md and "'Nope'" in md
+    assert f"missing: {bogus}" in report_runs["stderr"]
+    # every run found is listed with its state, the failed ones with their log
+    states = {(r["tool"], r["status"]) for r in summary["runs"]}
+    assert states == {("train", "done"), ("c2st", "done"), ("c2st", "failed"), ("reconstruct", "done")}
+    assert len(summary["runs"]) == 2 + 24 + 2 and all(r["log"] for r in summary["runs"] if r["status"] == "failed")
+    assert "## Runs\n\n26 done, 2 failed:" in (out / "report.md").read_text()
 
 
 def test_an_empty_folder_is_exit_1_with_a_message(tmp_path):
-    proc = run_module("report", f"runs={tmp_path}", f"out={tmp_path / 'out'}", check=False)
-    assert proc.returncode == 1
+    proc = run_module("report", str(tmp_path), "--out", str(tmp_path / "out"), check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "no results found" in proc.stderr and str(tmp_path) in proc.stderr and "c2st.json" in proc.stderr
     assert not (tmp_path / "out").exists()
-    usage = run_module("report", "--help")
-    assert "runs=DIR" in usage.stdout
-    bad = run_module("report", "rums=x", check=False)
-    assert bad.returncode == 2 and "unknown setting 'rums'" in bad.stderr
+    status, usage, _ = run_main("--help")
+    assert status == 0 and "DIR [DIR ...]" in usage and "--out DIR" in usage
+    status, _, err = run_main("x", "--colour", "red")
+    assert status == 2 and "unrecognized arguments: --colour" in err
+    status, _, err = run_main("x", "out=o")  # the previous command line's words get their new form
+    assert status == 2 and "--out o" in err
 
 
-# --------------------------------------------------------------------------- hand-made results
-def c2st_dict(**kw: Any) -> dict[str, Any]:
-    """A ``c2st.json`` record; real vs real of ``a``/``b`` unless a generator is given."""
+# --------------------------------------------------------------------------- hand-made records
+def c2st_dict(version: int = 2, **kw: Any) -> dict[str, Any]:
+    """A ``c2st.json`` record (``version`` 1: the previous release's file); real vs real of
+    ``a``/``b`` unless a generator is given."""
     data: dict[str, Any] = {
-        "format": "biogans-c2st-v1", "mode": "real_vs_real", "score": -1.0, "per_class": None, "loss": "wgangp",
-        "split": 0, "iterations": 5, "batch_size": 8, "ndf": 16, "eval_passes": 1, "seed": 0, "device": "cpu",
-        "generator": None, "a": {"set": "train", "classes": ["Alp14"]}, "b": {"set": "test", "classes": ["Alp14"]},
+        "format": f"biogans-c2st-v{version}", "mode": "real_vs_real", "score": -1.0, "per_class": None,
+        "loss": "wgangp", "split": 0, "iterations": 5, "batch_size": 8, "ndf": 16, "eval_passes": 1, "seed": 0,
+        "device": "cpu", "generator": None, "a": {"set": "train", "classes": ["Alp14"]},
+        "b": {"set": "test", "classes": ["Alp14"]},
     }  # fmt: skip
+    if version == 2:
+        data.update(status="done", config={}, error=None)
     data.update(kw)
     if data["generator"] is not None:
         data["mode"] = "fake_vs_real"
@@ -299,9 +365,9 @@ def write(folder: Path, data: dict[str, Any], name: str = "c2st.json", mtime: fl
     return path
 
 
-def pair(a: str, b: str, split: int, score: float, loss: str = "wgangp") -> dict[str, Any]:
-    return c2st_dict(a={"set": "train", "classes": [a]}, b={"set": "test", "classes": [b]}, split=split, score=score,
-                     loss=loss)  # fmt: skip
+def pair(a: str, b: str, split: int, score: float, loss: str = "wgangp", version: int = 2) -> dict[str, Any]:
+    return c2st_dict(version, a={"set": "train", "classes": [a]}, b={"set": "test", "classes": [b]}, split=split,
+                     score=score, loss=loss)  # fmt: skip
 
 
 def test_cell_statistics():
@@ -320,7 +386,7 @@ def test_row_minimum_and_class_order():
 
 
 def test_table1_from_hand_made_results(tmp_path):
-    write(tmp_path / "a", pair("Tea1", "Alp14", 0, -2.0))
+    write(tmp_path / "a", pair("Tea1", "Alp14", 0, -2.0, version=1))  # a file of the previous release counts too
     write(tmp_path / "b", pair("Tea1", "Alp14", 1, -4.0), mtime=1000)  # superseded by c
     write(tmp_path / "c", pair("Tea1", "Alp14", 1, -3.0), mtime=2000)
     write(tmp_path / "d", pair("Tea1", "Tea1", 0, -0.5))
@@ -355,24 +421,28 @@ def test_table2_takes_each_runs_latest_iteration(tmp_path):
     assert table2(collect([tmp_path]), "gan") is None
 
 
-def test_table3_takes_the_written_summaries_of_the_latest_file(tmp_path):
-    images = [{"class": c, "l2": l2, "nll": nll} for c, l2, nll in
+def test_table3_summarises_the_images_of_the_latest_file(tmp_path):
+    images = [ImageReconstruction(c, l2=l2, nll=nll) for c, l2, nll in
               (("Alp14", 0.1, 10.0), ("Alp14", 0.3, 14.0), ("Alp14", 0.2, 11.0), ("Tea1", 0.5, 20.0))]  # fmt: skip
-    per_class = {c: summarise([im for im in images if im["class"] == c]) for c in ("Alp14", "Tea1")}
+    per_class = {c: dataclasses.asdict(summarise([im for im in images if im.class_ == c])) for c in ("Alp14", "Tea1")}
     rec = {"format": "biogans-reconstruction-v1", "generator": gen("star", 5), "optimise": "joint",
-           "classes": ["Alp14", "Tea1"], "images": images, "per_class": per_class, "overall": summarise(images)}  # fmt: skip
+           "classes": ["Alp14", "Tea1"], "images": [{"class": im.class_, "l2": im.l2, "nll": im.nll} for im in images],
+           "per_class": per_class, "overall": dataclasses.asdict(summarise(images))}  # fmt: skip
     write(tmp_path / "old", {**rec, "generator": gen("star", 2)}, "reconstruction.json")
     write(tmp_path / "new", rec, "reconstruction.json")
     write(tmp_path / "bare", {k: v for k, v in rec.items() if k != "per_class"}, "reconstruction.json")
     collected = collect([tmp_path])
     t = table3(collected)
     assert t is not None and len(t.rows) == 1 and t.rows[0].iteration == 5 and len(t.rows[0].superseded) == 1
-    alp = t.rows[0].stats["Alp14"]
-    got = (alp["n"], alp["l2_median"], alp["l2_mad"], alp["nll_median"], alp["nll_mad"])
+    cells = t.rows[0].cells
+    l2, nll = cells[("Alp14", "l2")], cells[("Alp14", "nll")]
+    got = (l2.n, l2.median, l2.mad, nll.median, nll.mad)
     assert got == pytest.approx((3, 0.2, 0.1, 11.0, 1.0))
-    assert t.rows[0].stats["overall"]["n"] == 4 and "share this row" in t.notes[0]
-    # statistics without a finite value (null in the file) are left out, not read as a number
-    assert "neighbour_l2_median" not in alp
+    assert got == pytest.approx((per_class["Alp14"]["n"], *(per_class["Alp14"][k] for k in
+                                 ("l2_median", "l2_mad", "nll_median", "nll_mad"))))  # fmt: skip
+    assert cells[("overall", "l2")].n == 4 and "share this row" in t.notes[0]
+    # values without a finite value (null in the file) are left out, not read as a number
+    assert ("Alp14", "neighbour_l2") not in cells
     # a file without its summaries is listed, not half-read
     assert any(m.endswith("bare/reconstruction.json: has no 'per_class'") for m in collected.missing), collected.missing
 
@@ -387,17 +457,19 @@ def test_render_report_on_hand_made_results(tmp_path):
     write(runs / "junk", {"format": "something else"})
     (runs / "broken").mkdir()
     (runs / "broken" / "c2st.json").write_text("{not json")
-    summary = render_report([runs, tmp_path / "absent"], tmp_path / "out", losses=["wgangp"])
+    write(runs / "running", {**c2st_dict(), "status": "running", "score": None})
+    report = render_report([runs, tmp_path / "absent"], tmp_path / "out", losses=["wgangp"])
     out = tmp_path / "out"
-    assert sorted(summary["tables"]) == ["baseline", "figure8"] and sorted(summary["figures"]) == ["figure8"]
+    assert sorted(report.tables) == ["baseline", "figure8"] and sorted(report.figures) == ["figure8"]
     rows = read_table_csv(out / "figure8.csv")
     assert [(r["iteration"], r["median"], r["p10"], r["p90"]) for r in rows] == [
         (10, -2.0, pct([-3.0, -2.0, -1.0], 10), pct([-3.0, -2.0, -1.0], 90)),
         (1000, -1.0, pct([-1.5, -1.0, -0.5], 10), pct([-1.5, -1.0, -0.5], 90)),
     ]
-    missing = "\n".join(summary["missing"])
+    missing = "\n".join(report.missing)
     assert "absent: no such file or folder" in missing and "not a biogans C2ST result" in missing
     assert "broken/c2st.json: unreadable" in missing
+    assert f"{runs / 'running'}: a c2st run that is running" in missing  # unfinished: listed, not counted
     md = (out / "report.md").read_text()
     assert "No real-vs-real results with one class per set" in md and "No reconstruction results" in md
     with pytest.raises(ReportError, match="no results found"):
@@ -405,12 +477,28 @@ def test_render_report_on_hand_made_results(tmp_path):
     assert not (tmp_path / "out2").exists()
 
 
+def test_a_run_killed_before_its_record_is_listed(tmp_path):
+    """A Hydra job killed before it wrote anything leaves only ``.hydra/``: named, with its overrides."""
+    job = tmp_path / "sweep" / "3"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "hydra.yaml").write_text("hydra:\n  run:\n    dir: x\n  job:\n    name: c2st\n    chdir: null\n")
+    (job / ".hydra" / "overrides.yaml").write_text("- split=3\n- loss=gan\n")
+    (job / "c2st.log").write_text("")
+    write(tmp_path / "sweep" / "0", c2st_dict())
+    report = render_report([tmp_path / "sweep"], tmp_path / "out")
+    assert f"{job}: a c2st run without c2st.json (failed or unfinished; split=3 loss=gan)" in report.missing
+    state = next(r for r in report.runs if r.path == str(job))
+    assert (state.tool, state.status, state.log) == ("c2st", "no record", str(job / "c2st.log"))
+
+
 def test_command_line_words():
-    args = parse_args(["runs=a", "b", "c/d", "out=o", "losses=wgangp,gan", "digits=3"])
+    args = parse_args(["a", "b", "c/d", "--out", "o", "--losses", "wgangp,gan", "--digits", "3"])
     assert args.runs == ["a", "b", "c/d"] and args.out == "o" and args.losses == ["wgangp", "gan"] and args.digits == 3
-    assert parse_args(["runs=[x,y]"]).runs == ["x", "y"]
-    assert parse_args(["runs=x"]).out.startswith("outputs/report/")
-    with pytest.raises(UsageError, match="runs=DIR is required"):
-        parse_args(["out=o"])
-    with pytest.raises(UsageError, match="unknown setting"):
-        parse_args(["runs=x", "colour=red"])
+    assert parse_args(["x", "y"]).runs == ["x", "y"]
+    assert parse_args(["x"]).out.startswith("outputs/report/")
+    with pytest.raises(SystemExit) as exc:  # no run directory given
+        parse_args(["--out", "o"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:  # an unknown loss
+        parse_args(["x", "--losses", "wgangp,colour"])
+    assert exc.value.code == 2

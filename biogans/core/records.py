@@ -156,12 +156,14 @@ class PreparedSet:
 
 @dataclass
 class RunState:
-    """What the report found in one run directory (issue 10's sweep progress reads these)."""
+    """The state of one run directory as a folder scan finds it (the report lists these)."""
 
     tool: str
+    #: a record's status, or "no record" (a Hydra run that was killed before writing one)
     status: str
     path: str
     detail: str = ""
+    #: the job's log file, when the run is not done
     log: str | None = None
 
 
@@ -498,14 +500,41 @@ class Found:
     def run_dir(self) -> Path:
         return self.path.parent
 
+    def state(self) -> RunState:
+        """The run's state: status, progress (training) or error, and its log when not done."""
+        rec = self.record
+        if rec is None:
+            return RunState("?", "unreadable", str(self.run_dir), f"{self.path.name}: {self.error}")
+        progress = f"iteration {rec.iteration} of {rec.iterations}" if isinstance(rec, TrainRecord) else ""
+        detail = "; ".join(x for x in (progress, rec.error or "") if x)
+        return RunState(rec.TOOL, rec.status, str(self.run_dir), detail,
+                        None if rec.status == "done" else log_file(self.run_dir, rec.TOOL))  # fmt: skip
+
 
 @dataclass
 class Scan:
     """Every record file under some folders, and the run folders that left none."""
 
     found: list[Found] = field(default_factory=list)
-    #: folders with a ``.hydra/`` (a Hydra run) but no record file: killed before writing one
-    bare: list[Path] = field(default_factory=list)
+    #: Hydra runs (a ``.hydra/`` folder) without a record file: killed before writing one;
+    #: tool = the Hydra job name, detail = the run's overrides
+    bare: list[RunState] = field(default_factory=list)
+
+
+def log_file(run_dir: Path, tool: str) -> str | None:
+    """The job's log file as Hydra writes it (``<job name>.log``), or any ``*.log`` there."""
+    logs = [run_dir / f"{tool}.log", *sorted(run_dir.glob("*.log"))]
+    return next((str(p) for p in logs if p.is_file()), None)
+
+
+def hydra_job(run_dir: Path) -> tuple[str | None, list[str]]:
+    """The Hydra job name and overrides of a run directory (from ``.hydra/``), if it has them."""
+    config, overrides = run_dir / ".hydra" / "hydra.yaml", run_dir / ".hydra" / "overrides.yaml"
+    # a plain scan: hydra.yaml holds unresolvable interpolations, and only one key is wanted
+    text = config.read_text(errors="replace") if config.is_file() else ""
+    match = re.search(r"^  job:\n(?:    .*\n)*?    name: *(\S+)", text, re.MULTILINE)
+    lines = overrides.read_text(errors="replace").splitlines() if overrides.is_file() else []
+    return (match.group(1) if match else None), [ln[2:].strip() for ln in lines if ln.startswith("- ")]
 
 
 def load_records(root: str | Path, skip: Iterable[Path] = ()) -> Scan:
@@ -537,8 +566,10 @@ def load_records(root: str | Path, skip: Iterable[Path] = ()) -> Scan:
                 scan.found.append(Found(path, 0.0, error=exc.problem))
             except OSError as exc:
                 scan.found.append(Found(path, 0.0, error=f"unreadable ({type(exc).__name__}: {exc})"))
-        if not names and (here / ".hydra").is_dir():
-            scan.bare.append(here)
+        if not names and (here / ".hydra" / "hydra.yaml").is_file():
+            job, overrides = hydra_job(here)
+            if job in RECORD_FILES:
+                scan.bare.append(RunState(job, "no record", str(here), " ".join(overrides), log_file(here, job)))
     return scan
 
 
