@@ -34,12 +34,13 @@ class JobView:
     slurm_job: str | None = None
 
     def line(self) -> str:
-        extra = [x for x in (f"slurm job {self.slurm_job}" if self.slurm_job else "", self.detail) if x]
+        detail = " ".join(self.detail.split())
+        if len(detail) > 300:
+            detail = detail[:297] + "..."
+        extra = [x for x in (f"slurm job {self.slurm_job}" if self.slurm_job else "", detail) if x]
         if self.log and self.state in ("failed", "interrupted", "running"):
             extra.append(f"log: {self.log}")
-        text = " ".join("; ".join(extra).split())
-        if len(text) > 300:
-            text = text[:297] + "..."
+        text = "; ".join(extra)
         return f"  {self.state:<12}{self.dir}" + (f"  ({text})" if text else "")
 
 

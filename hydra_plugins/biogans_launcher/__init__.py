@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeperConf
 from hydra.core.config_store import ConfigStore
 from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
 
@@ -60,8 +59,12 @@ class BiogansLocalConf:
 
 
 @dataclass
-class BiogansSweeperConf(BasicSweeperConf):
+class BiogansSweeperConf:
+    """``hydra/sweeper=biogans``: the basic sweeper's options."""
+
     _target_: str = "hydra_plugins.biogans_launcher._sweeper.BiogansSweeper"
+    max_batch_size: Optional[int] = None  # noqa: UP045 - OmegaConf 2.3 reads Optional[...]
+    params: Optional[dict[str, str]] = None  # noqa: UP045
 
 
 _cs = ConfigStore.instance()

@@ -95,12 +95,12 @@ class Job:
 
     def line(self) -> str:
         """One line for the summary: state, directory, then what to know about it."""
-        extra = self.detail
-        if self.state in ("failed", "conflict") and self.logs:
-            extra = f"{extra}; log: {', '.join(self.logs)}" if extra else f"log: {', '.join(self.logs)}"
+        parts = [_one_line(self.detail)] if self.detail else []
         if self.slurm_job and self.state in ("queued", "running", "failed"):
-            extra = f"slurm job {self.slurm_job}; {extra}" if extra else f"slurm job {self.slurm_job}"
-        return f"  {self.state:<11} {self.dir}" + (f"  ({_one_line(extra)})" if extra else "")
+            parts.insert(0, f"slurm job {self.slurm_job}")
+        if self.state in ("failed", "conflict") and self.logs:
+            parts.append(f"log: {', '.join(self.logs)}")
+        return f"  {self.state:<11} {self.dir}" + (f"  ({'; '.join(parts)})" if parts else "")
 
 
 def _one_line(text: str, limit: int = 400) -> str:

@@ -20,22 +20,53 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
 
 from hydra_plugins.biogans_launcher._plan import SweepError
 
 log = logging.getLogger("biogans.sweep")
 
 
-class BiogansSweeper(BasicSweeper):
+class BiogansSweeper(Sweeper):
+    """Hydra's basic sweeper, held rather than subclassed.
+
+    Hydra's plugin scan executes the modules of its core plugins a second time when they
+    were imported before it ran, which makes a second ``BasicSweeper`` class; a subclass of
+    the first would then fail in the basic sweeper's own ``super()`` call.  The sweeper
+    held here is made from the class Hydra knows when the sweep starts.
+    """
+
+    def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.max_batch_size = max_batch_size
+        self.params = dict(params or {})
+        self.hydra_context: HydraContext | None = None
+        self.config: DictConfig | None = None
+        self._basic: Any = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        from hydra._internal.core_plugins import basic_sweeper
+
+        from hydra_plugins.biogans_launcher._launcher import BiogansLocalLauncher, BiogansSlurmLauncher
+
+        self.hydra_context, self.config = hydra_context, config
+        self._basic = basic_sweeper.BasicSweeper(max_batch_size=self.max_batch_size, params=self.params)
+        self._basic.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        if isinstance(self._basic.launcher, (BiogansLocalLauncher, BiogansSlurmLauncher)):
+            # our launchers compose every job before launching any, with clearer messages:
+            # the basic sweeper's own check would compose a 2,000-job grid a second time
+            self._basic.validate_batch_is_legal = lambda batch: None
+
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None and self.hydra_context is not None
         self._refuse_empty(arguments)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         existed = _existing_parents(sweep_dir)
         try:
-            return super().sweep(arguments)
+            return self._basic.sweep(arguments)
         except SweepError:
             _remove_fresh(sweep_dir, existed)
             raise
@@ -54,13 +85,6 @@ class BiogansSweeper(BasicSweeper):
                 if found:
                     options = f" (the options of {override.key_or_group!r}: {', '.join(found)})"
                 raise SweepError(f"{override.input_line!r} matches nothing, so the sweep has no jobs{options}")
-
-    def validate_batch_is_legal(self, batch: Any) -> None:
-        from hydra_plugins.biogans_launcher._launcher import BiogansLocalLauncher, BiogansSlurmLauncher
-
-        if isinstance(self.launcher, (BiogansLocalLauncher, BiogansSlurmLauncher)):
-            return  # the launcher composes every job before launching any, with clearer messages
-        super().validate_batch_is_legal(batch)
 
 
 def _existing_parents(path: Path) -> set[Path]:
