@@ -32,7 +32,11 @@ from hydra_plugins.biogans_launcher._plan import SweepError
 JOINT = {(m, loss) for m in ("dcgan", "sep") for loss in ("gan", "wgan", "wgangp")}
 CONDITIONAL = {(m, "wgangp") for m in ("star", "independent", "independent_sep", "multichannel", "multichannel_sep")}
 CONDITIONAL |= {(m, "gan") for m in ("star", "independent", "independent_sep")}
-OPTIMIZERS = {"gan": ("adam", 2e-4, [0.5, 0.999]), "wgan": ("rmsprop", 5e-5, None), "wgangp": ("adam", 1e-4, [0.0, 0.9])}
+OPTIMIZERS = {
+    "gan": ("adam", 2e-4, [0.5, 0.999]),
+    "wgan": ("rmsprop", 5e-5, None),
+    "wgangp": ("adam", 1e-4, [0.0, 0.9]),
+}
 
 
 def experiments() -> list[str]:
@@ -66,7 +70,12 @@ def test_the_experiments_are_the_papers_14_runs():
 
 def test_an_experiment_runs_on_the_dataset_selected_and_takes_overrides():
     cfg = compose("train", ["experiment=paper_star_gan", "dataset=lin", "dataset.root=/data/LIN", "train.iterations=7"])
-    assert (cfg.model.name, value(cfg.loss.name), cfg.dataset.name, cfg.dataset.root) == ("star", "gan", "lin", "/data/LIN")
+    assert (cfg.model.name, value(cfg.loss.name), cfg.dataset.name, cfg.dataset.root) == (
+        "star",
+        "gan",
+        "lin",
+        "/data/LIN",
+    )
     assert cfg.train.iterations == 7
 
 
@@ -162,7 +171,9 @@ def test_bad_sweeps_are_refused_by_name_and_leave_no_directory(tmp_path, capsys)
     assert code == 1 and "'experiment=glob(nothing_*)' matches nothing" in out and "paper_star_gan" in out
     code, out = multirun(capsys, "train", "experiment=paper_dcgan_gan", "seed=0,1", f"hydra.sweep.dir={where}")
     assert code == 1 and "would both write into" in out and "seed=1" in out
-    code, out = multirun(capsys, "train", "experiment=paper_dcgan_gan", "train.batch_size=0", f"hydra.sweep.dir={where}")
+    code, out = multirun(
+        capsys, "train", "experiment=paper_dcgan_gan", "train.batch_size=0", f"hydra.sweep.dir={where}"
+    )
     assert code == 1 and "train.batch_size" in out
     assert not where.exists() and list(tmp_path.iterdir()) == []
 
@@ -254,7 +265,14 @@ def test_local_sweep_skips_done_jobs_reruns_removed_ones_and_lists_failures(tmp_
 
 def test_sigusr2_writes_a_checkpoint_and_stops_a_run_outside_slurm(tmp_path):
     run = tmp_path / "run"
-    args = ["model=dcgan", "loss=gan", *TINY, "train.iterations=2000", "train.checkpoint_every=5", f"hydra.run.dir={run}"]
+    args = [
+        "model=dcgan",
+        "loss=gan",
+        *TINY,
+        "train.iterations=2000",
+        "train.checkpoint_every=5",
+        f"hydra.run.dir={run}",
+    ]
     proc = start_module("train", *args)
     last = run / "checkpoints" / "last.pt"
     import time
