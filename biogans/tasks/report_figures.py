@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from biogans.core.files import atomic_write
-
-#: one point of a curve: iteration -> (median, 10th percentile, 90th percentile)
-Curve = Mapping[int, tuple[float, float, float]]
+from biogans.tasks.report_tables import loss_label
 
 
 def _new_figure(width: float, height: float) -> Any:
@@ -40,35 +38,33 @@ def short_count(n: int) -> str:
 
 
 def figure8(
-    panels: Mapping[str, Sequence[tuple[str, Curve]]],
-    baselines: Mapping[str, tuple[float, int]],
-    path: Path,
-    conditional: bool = False,
+    by_loss: Mapping[str, Sequence[Any]], baselines: Mapping[str, Any], path: Path, conditional: bool = False
 ) -> Path | None:
-    """A panel per eval loss title (``panels``: title -> [(run label, curve)]): the median per
-    run with its 10-90 % band, and the real-vs-real baseline's median (``baselines``: title ->
-    (median, n splits)) as a dashed line.  ``None`` when there is no curve."""
+    """A panel per eval loss (``by_loss``: loss -> curves, each with a ``label`` and ``cells``,
+    iteration -> summarised scores): the median per run with its 10-90 % band, and the
+    real-vs-real baseline's median (``baselines``: loss -> summarised scores) as a dashed line.
+    ``None`` when there is no curve."""
     from matplotlib.ticker import NullLocator
 
-    if not panels:
+    if not by_loss:
         return None
-    fig = _new_figure(max(6.0, 5.2 * len(panels)), 4.4)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (title, lines) in zip(axes, panels.items(), strict=True):
-        for k, (label, curve) in enumerate(lines):
-            its = sorted(curve)
-            median, low, high = zip(*(curve[it] for it in its), strict=True)
-            ax.plot(its, median, "o-", color=f"C{k % 10}", label=label, ms=4)
+    fig = _new_figure(max(6.0, 5.2 * len(by_loss)), 4.4)
+    axes = fig.subplots(1, len(by_loss), squeeze=False)[0]
+    for ax, (loss, lines) in zip(axes, by_loss.items(), strict=True):
+        for k, curve in enumerate(lines):
+            its, cells = list(curve.cells), list(curve.cells.values())
+            ax.plot(its, [c.median for c in cells], "o-", color=f"C{k % 10}", label=curve.label, ms=4)
+            low, high = [c.percentile(10) for c in cells], [c.percentile(90) for c in cells]
             ax.fill_between(its, low, high, color=f"C{k % 10}", alpha=0.2, linewidth=0)
-        if title in baselines:
-            median, n = baselines[title]
-            ax.axhline(median, color="k", ls="--", lw=1, label=f"real vs real ({n} splits)")
-        all_its = sorted({it for _, curve in lines for it in curve})
+        if loss in baselines:
+            base = baselines[loss]
+            ax.axhline(base.median, color="k", ls="--", lw=1, label=f"real vs real ({base.n} splits)")
+        all_its = sorted({it for curve in lines for it in curve.cells})
         ax.set_xscale("log" if all_its[0] > 0 else "symlog", **({} if all_its[0] > 0 else {"linthresh": 1}))
         if len(all_its) <= 14:  # the checkpoints themselves as ticks, as on the paper's schedule
             ax.set_xticks(all_its, labels=[short_count(i) for i in all_its])
             ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_title(f"eval loss {title}")
+        ax.set_title(f"eval loss {loss_label(loss)}")
         ax.set_xlabel("generator iteration")
         ax.set_ylabel("C2ST score (mean over classes)" if conditional else "C2ST score")
         ax.grid(True, which="major", alpha=0.3)

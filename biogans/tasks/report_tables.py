@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from biogans.core.files import atomic_write
 
 if TYPE_CHECKING:
+    from biogans.core.records import ReportRecord
     from biogans.tasks.reporting import Cell, Line, Table
 
 LOSS_LABELS = {"gan": "GAN", "wgan": "WGAN", "wgangp": "WGAN-GP"}
@@ -205,3 +207,28 @@ def curves_text(name: str, by_loss: dict[str, list[Line]], what: str) -> TableTe
         rows,
         [s for lines in by_loss.values() for c in lines for p in c.cells.values() for s in p.sources],
     )
+
+
+def report_markdown(report: ReportRecord, sections: Sequence[str]) -> str:
+    """``report.md``: the header, the table and figure ``sections``, then every run's state,
+    what is missing and the notes."""
+    found = {k: len(v) for k, v in report.found.items()}
+    states = Counter(r.status for r in report.runs)
+    runs = markdown_table(
+        ["tool", "state", "run directory", "detail", "log"],
+        [[r.tool, r.status, r.path, r.detail, r.log or ""] for r in report.runs],
+    )
+    tail = [
+        "## Runs\n\n" + ", ".join(f"{n} {state}" for state, n in sorted(states.items())) + ":\n",
+        runs,
+        "## Missing\n",
+        "".join(f"- {m}\n" for m in report.missing) or "Nothing missing.\n",
+        *(["## Notes\n", "".join(f"- {n}\n" for n in report.notes)] if report.notes else []),
+    ]
+    header = (
+        f"# {report.title}\n\nMade {report.created} from {found['c2st']} C2ST results, {found['reconstruction']} "
+        f"reconstruction results and {found['training']} training runs found under: "
+        f"{', '.join(f'`{r}`' for r in report.roots)}. Scores are minus the critic's loss on held-out images: lower "
+        "means harder to tell apart (for fake vs real: a better generator); std is over splits (ddof=0).\n"
+    )
+    return header + "\n" + "\n".join([*sections, *tail])

@@ -1,27 +1,16 @@
 """The paper's tables and figures, rebuilt from the result records that runs leave on disk.
 
-Every number comes from a record (:mod:`biogans.core.records`), never from a log:
-``c2st.json``, ``reconstruction.json``, and training ``metrics.json`` with
-``samples/iter_<N>.png``.  A sweep leaves these over many folders, some failed or
-unfinished, so :func:`collect` searches whole trees, keeps what it can read, and lists what
-it could not and the state of every run: a report is rendered from whatever is there.
-
-Every done result becomes long-form :class:`Row` s (one per measured value: table, eval
-loss, generator run, class, split or image, iteration, metric, value), and every table and
-figure summarises its rows through the one :func:`summarise` (a :class:`Cell` per group):
-
-- Table 1 (real vs real, one class per set), per eval loss and pair of sets: mean ± std
-  (ddof=0) over splits, and n; the smallest mean of each row is marked.
-- Baseline (real vs real, several classes per set): mean ± std over splits.
-- Table 2 (fake vs real, conditional generators): per class and the run's score (the mean
-  over classes), mean ± std over splits, at each run's latest generator iteration.
-- Table 3 (reconstruction): median ± MAD over images of L2 and NLL, per class and overall,
-  from the latest result of each model, training loss, optimisation and run.
-- Figure 8 (fake vs real against generator iteration): median over splits with the 10-90 %
-  band, the real-vs-real baseline's median as a line.
-
-When one split of one setting was evaluated twice, the newer file counts and the older is
-named in the notes, so a re-run never counts twice.
+Every number comes from a record (:mod:`biogans.core.records`: ``c2st.json``,
+``reconstruction.json``, training ``metrics.json`` with ``samples/iter_<N>.png``), never from
+a log.  :func:`collect` searches whole trees (sweeps leave some runs failed or unfinished),
+keeps what it can read and lists what it could not and the state of every run.  Each done
+result becomes long-form :class:`Row` s, one per measured value (table, eval loss, generator
+run, class, split or image, iteration, metric, value); every table and figure summarises
+its rows through the one :func:`summarise` (a :class:`Cell` per group): Table 1 and the
+baseline (real vs real) and Table 2 (conditional generators at each run's latest iteration)
+as mean ± std (ddof=0) over splits, Table 3 as median ± MAD over images, Figure 8 as the
+median over splits with the 10-90 % band.  When one split of one setting was evaluated
+twice, the newer file counts and the older is named in the notes.
 """
 
 from __future__ import annotations
@@ -29,7 +18,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from biogans.config import PAPER_8_CLASSES
 from biogans.core.errors import BiogansError
 from biogans.core.records import (
     RECORD_FILES,
@@ -55,8 +44,7 @@ from biogans.tasks.report_figures import copy_panels, figure8, write_samples
 from biogans.tasks.report_tables import (
     baseline_text,
     curves_text,
-    loss_label,
-    markdown_table,
+    report_markdown,
     table1_text,
     table2_text,
     table3_text,
@@ -67,8 +55,6 @@ from biogans.tasks.report_tables import (
 #: display orders: WGAN-GP first (the paper's Table 1 uses it alone); joint families, then conditional ones
 LOSS_ORDER = ("wgangp", "gan", "wgan")
 MODEL_ORDER = ("dcgan", "sep", "star", "independent", "independent_sep", "multichannel", "multichannel_sep")
-#: the paper's classes, in its order
-PAPER_CLASSES = ("Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1", "Fim1", "Tea4")
 _READ = sorted(RECORD_FILES[t] for t in ("c2st", "reconstruct", "train"))
 _SAMPLE_RE = re.compile(r"^iter_(\d+)\.png$")
 
@@ -219,10 +205,6 @@ class Collected:
     #: caveats: replaced duplicates, unfinished training, mixed settings
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def empty(self) -> bool:
-        return not (self.c2st or self.reconstruction or self.training)
-
 
 def collect(paths: Iterable[str | Path]) -> Collected:
     """Every record under ``paths`` (run directories, sweep folders, or record files), as rows.
@@ -249,7 +231,7 @@ def collect(paths: Iterable[str | Path]) -> Collected:
                                  f"(failed or unfinished; {state.detail or 'no overrides'})")  # fmt: skip
         if not scan.found and not scan.bare:
             found.missing.append(f"{raw}: no c2st.json, reconstruction.json or training metrics.json in it")
-    generators = [f.record.generator for f in found.c2st + found.reconstruction]  # type: ignore[union-attr]
+    generators = [f.record.generator for f in found.c2st + found.reconstruction]
     for run in sorted({g.run_dir for g in generators if g is not None and g.run_dir}):
         metrics = Path(run) / RECORD_FILES["train"]
         if metrics.is_file() and metrics.resolve() not in seen:
@@ -307,7 +289,7 @@ def _dedupe(items: list[Found], notes: list[str]) -> list[Found]:
     """One C2ST result per (setting, split): the newest file wins, the others are noted."""
     best: dict[tuple[Any, ...], Found] = {}
     for item in sorted(items, key=lambda f: (f.mtime, str(f.path))):
-        key = _c2st_key(item.record)  # type: ignore[arg-type]
+        key = _c2st_key(item.record)
         if key in best:
             notes.append(f"{best[key].path} is superseded by the newer {item.path} (same setting and split)")
         best[key] = item
@@ -330,7 +312,7 @@ def _mixed_settings(found: Collected, sources: Iterable[Path]) -> list[str]:
 def class_order(seen: Iterable[str]) -> list[str]:
     """Classes in the paper's order when all are the paper's, else in the order first seen."""
     names = list(dict.fromkeys(seen))
-    return [n for n in PAPER_CLASSES if n in names] if all(n in PAPER_CLASSES for n in names) else names
+    return [n for n in PAPER_8_CLASSES if n in names] if all(n in PAPER_8_CLASSES for n in names) else names
 
 
 def loss_order(losses: Iterable[str]) -> list[str]:
@@ -453,13 +435,11 @@ def table2(found: Collected, loss: str) -> Table | None:
         lines.append(Line(*key, labels[key], latest, cells, other_iterations=others))
         if others:
             notes.append(f"{labels[key]}: iteration {latest} shown; also evaluated at {', '.join(map(str, others))}")
+    if not lines:
+        return None
     sources = [s for line in lines for c in line.cells.values() for s in c.sources]
     classes = class_order(c for line in lines for c in line.cells if c != "mean")
-    return (
-        Table(f"table2_{loss}", loss, classes, notes + _mixed_settings(found, sources), sources, lines)
-        if lines
-        else None
-    )
+    return Table(f"table2_{loss}", loss, classes, notes + _mixed_settings(found, sources), sources, lines)
 
 
 def table2_all(found: Collected, losses: Sequence[str] | None = None) -> list[Table]:
@@ -469,32 +449,30 @@ def table2_all(found: Collected, losses: Sequence[str] | None = None) -> list[Ta
 
 def table3(found: Collected) -> Table | None:
     """Reconstruction per (model, training loss, optimisation, run): the latest result of each."""
-    results: dict[tuple[str, str, str, str], list[tuple[ReconstructionRecord, Found]]] = {}
+    results: dict[tuple[str, str, str, str], list[Found]] = {}
     for item in found.reconstruction:
-        rec: ReconstructionRecord = item.record  # type: ignore[assignment]
-        g = rec.generator
-        assert g is not None
-        key = (g.model or g.kind or "?", g.train_loss or "?", rec.optimise, g.run_dir or g.path or "?")
-        results.setdefault(key, []).append((rec, item))
+        g = item.record.generator
+        key = (g.model or g.kind or "?", g.train_loss or "?", item.record.optimise, g.run_dir or g.path or "?")
+        results.setdefault(key, []).append(item)
+    if not results:
+        return None
     order = sorted(results, key=lambda k: (_rank(MODEL_ORDER, k[0]), _rank(LOSS_ORDER, k[1]), k[2] != "joint", k))
     labels = _labels([(k[0], k[1], k[3]) for k in order])
     lines, notes = [], []
     for key in order:
-        results[key].sort(key=lambda ri: (_it(ri[0].generator.iteration), ri[1].mtime, str(ri[1].path)))  # type: ignore[union-attr]
-        (rec, use), label = results[key][-1], labels[(key[0], key[1], key[3])]
+        items = sorted(results[key], key=lambda f: (_it(f.record.generator.iteration), f.mtime, str(f.path)))
+        use, label, iteration = items[-1], labels[(key[0], key[1], key[3])], items[-1].record.generator.iteration
         rows = pick(found.rows, source=use.path)
-        cells = {
-            **summarise(rows, ("klass", "metric")),
-            **{("overall", *k): c for k, c in summarise(rows, ("metric",)).items()},
-        }
-        lines.append(Line(key[0], key[1], key[3], label, rec.generator.iteration, cells, key[2], source=use.path,  # type: ignore[union-attr]
-                          superseded=[f.path for _, f in results[key][:-1]],
-                          panels={c: use.run_dir / p for c, p in rec.panels.items()}))  # fmt: skip
-        if len(results[key]) > 1:
-            notes.append(f"{label} ({key[2]}): {len(results[key])} reconstruction results share this row; the latest "
-                         f"(generator iteration {lines[-1].iteration}, {use.path}) is shown")  # fmt: skip
-    classes = class_order(c for rec, _ in (ri for v in results.values() for ri in v) for c in rec.classes)
-    return Table("table3", "", classes, notes, [line.source for line in lines], lines) if lines else None  # type: ignore[misc]
+        cells = summarise(rows, ("klass", "metric"))
+        cells.update({("overall", *k): c for k, c in summarise(rows, ("metric",)).items()})
+        panels = {c: use.run_dir / p for c, p in use.record.panels.items()}
+        lines.append(Line(*key[:2], key[3], label, iteration, cells, key[2], source=use.path,
+                          superseded=[f.path for f in items[:-1]], panels=panels))  # fmt: skip
+        if len(items) > 1:
+            notes.append(f"{label} ({key[2]}): {len(items)} reconstruction results share this row; the latest "
+                         f"(generator iteration {iteration}, {use.path}) is shown")  # fmt: skip
+    classes = class_order(c for f in found.reconstruction for c in f.record.classes)
+    return Table("table3", "", classes, notes, [line.source for line in lines], lines)
 
 
 def curves(found: Collected, conditional: bool = False, losses: Sequence[str] | None = None) -> dict[str, list[Line]]:
@@ -526,7 +504,7 @@ def render_report(
     found (no report is written then); anything less is listed in the report, not fatal.
     """
     found = collect(paths)
-    if found.empty:
+    if not (found.c2st or found.reconstruction or found.training):
         raise ReportError(
             f"no results found under {', '.join(found.roots) or '(no paths)'}: "
             f"{'; '.join(found.missing) or 'nothing under them'}. "
@@ -535,22 +513,13 @@ def render_report(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     losses = list(losses) if losses else None
-    used = {"c2st": found.c2st, "reconstruction": found.reconstruction}
+    used = {"c2st": [str(f.path) for f in found.c2st], "reconstruction": [str(f.path) for f in found.reconstruction]}
     report = ReportRecord(
-        status="done",
-        config={"runs": found.roots, "out": str(out), "title": title, "losses": losses, "digits": digits},
-        title=title,
-        created=time.strftime("%Y-%m-%d %H:%M:%S"),
-        out=str(out.resolve()),
-        roots=found.roots,
-        found={
-            **{k: [str(f.path) for f in v] for k, v in used.items()},
-            "training": [str(r.run_dir) for r in found.training],
-        },
-        missing=list(found.missing),
-        notes=list(found.notes),
-        runs=found.runs,
-    )
+        "done", {"runs": found.roots, "out": str(out), "title": title, "losses": losses, "digits": digits},
+        title=title, created=time.strftime("%Y-%m-%d %H:%M:%S"), out=str(out.resolve()), roots=found.roots,
+        found={**used, "training": [str(r.run_dir) for r in found.training]}, missing=list(found.missing),
+        notes=list(found.notes), runs=found.runs,
+    )  # fmt: skip
     t1s, base, t3 = table1_all(found, losses), baseline(found, losses), table3(found)
     report.missing += [f"{t.name}: no results for {len(t.missing)} cells: {', '.join(f'{a} vs {b}' for a, b in t.missing)}"
                        for t in t1s if t.missing]  # fmt: skip
@@ -578,19 +547,14 @@ def render_report(
                         + "".join(f"- {line}\n" for line in report.panels))  # fmt: skip
 
     sections.append("## Figure 8: C2ST score against generator iteration\n")
-    medians: dict[str, tuple[float, int]] = {}
+    medians: dict[str, Cell] = {}
     for k, c in base.items():  # per loss, the baseline covering the most classes (the first)
-        medians.setdefault(loss_label(k[0]), (c.median, c.n))
+        medians.setdefault(k[0], c)
     for key, conditional, what in (("figure8", False, "joint"), ("figure8_conditional", True, "conditional")):
         by_loss = curves(found, conditional, losses)
         if conditional and not any(len(c.cells) > 1 for lines in by_loss.values() for c in lines):
             continue  # a single iteration per run is Table 2 already
-        panels = {
-            loss_label(loss): [(c.label, {it: (p.median, p.percentile(10), p.percentile(90)) for it, p in c.cells.items()})
-                               for c in lines]
-            for loss, lines in by_loss.items()
-        }  # fmt: skip
-        if figure8(panels, medians, out / f"{key}.png", conditional) is None:
+        if figure8(by_loss, medians, out / f"{key}.png", conditional) is None:
             sections.append(f"No fake-vs-real results of {what} generators were found.\n")
             continue
         text = curves_text(key, by_loss, what)
@@ -608,21 +572,7 @@ def render_report(
     report.figures.update({"samples": "samples.png"} if drawn else {})
     sections.append("![latest samples](samples.png)\n\n" + "".join(f"- {s}\n" for s in report.samples)
                     if report.samples else "No training runs with sample grids were found.\n")  # fmt: skip
-    states = Counter(r.status for r in report.runs)
-    sections.append("## Runs\n\n" + ", ".join(f"{n} {state}" for state, n in sorted(states.items())) + ":\n")
-    sections.append(markdown_table(["tool", "state", "run directory", "detail", "log"],
-                                   [[r.tool, r.status, r.path, r.detail, r.log or ""] for r in report.runs]))  # fmt: skip
-    sections.append("## Missing\n")
-    sections.append("".join(f"- {m}\n" for m in report.missing) if report.missing else "Nothing missing.\n")
-    if report.notes:
-        sections += ["## Notes\n", "".join(f"- {n}\n" for n in report.notes)]
-    header = (
-        f"# {title}\n\nMade {report.created} from {len(found.c2st)} C2ST results, {len(found.reconstruction)} "
-        f"reconstruction results and {len(found.training)} training runs found under: "
-        f"{', '.join(f'`{r}`' for r in found.roots)}. Scores are minus the critic's loss on held-out images: lower "
-        "means harder to tell apart (for fake vs real: a better generator); std is over splits (ddof=0).\n"
-    )
-    write_text(out / "report.md", header + "\n" + "\n".join(sections))
+    write_text(out / "report.md", report_markdown(report, sections))
     write_record(out, report)
     return report
 
