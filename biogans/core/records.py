@@ -118,6 +118,22 @@ class SetClasses:
 
 
 @dataclass
+class Separation:
+    """How well a two-sample critic tells its sides apart on held-out images
+    (:mod:`biogans.core.two_sample_stats`; each distinct held-out image counted once)."""
+
+    #: ROC AUC of the critic's oriented held-out scores (0.5: indistinguishable, 1: fully apart)
+    auc: float
+    #: one-sided Mann-Whitney U p-value for "no difference" (Fisher-combined over classes overall)
+    p_value: float
+    #: balanced accuracy of the rule in C2STRecord.accuracy_rule (0.5: chance)
+    accuracy: float
+    #: distinct held-out images of side a (the real side in fake_vs_real) and of side b
+    n_a: int
+    n_b: int
+
+
+@dataclass
 class ImageReconstruction:
     """One reconstructed image: its errors at the best trial and its nearest training image."""
 
@@ -280,6 +296,13 @@ class C2STRecord(Record):
     #: the batch sizes actually used (smaller than batch_size where a half is small)
     batch_size_used: dict[str, int] | None = None
     eval_batches: int | None = None
+    #: beside the score: AUC, p-value, accuracy and counts of the held-out images, overall
+    #: and (star-shaped critic) per class; None in files written before they were recorded
+    separation: Separation | None = None
+    per_class_separation: dict[str, Separation] | None = None
+    #: how the accuracy decides: "sign" (GAN logits) or "train-threshold"; what the p-value is
+    accuracy_rule: str | None = None
+    p_value_test: str | None = None
     train_curve: list[list[float]] = field(default_factory=list)
     elapsed_s: float | None = None
 

@@ -93,10 +93,19 @@ class Batches:
 
     def next(self) -> torch.Tensor:
         """The next batch as floats in [-1, 1], flipped at random (the paper's augmentation)."""
-        batch = self.images[self.next_indices()]
+        return self.next_with_indices()[0]
+
+    def next_with_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch (as :meth:`next`) and which image of ``images`` each of its rows is.
+
+        The two-sample test's statistics count each held-out image once, so they need to
+        know which image a scored row was (:func:`biogans.core.two_sample_stats.per_image`).
+        """
+        indices = self.next_indices()
+        batch = self.images[indices]
         if self.augment:
             batch = random_flips(batch, self.rng)
-        return normalise(batch)
+        return normalise(batch), indices
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "cursor": self.cursor, "orders": [o.cpu() for o in self.orders]}
