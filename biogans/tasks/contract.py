@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from biogans.config import as_plain
 from biogans.core.errors import BiogansError, ConfigError
 from biogans.core.records import RECORD_CLASSES, Record, read_record, record_path, write_record
 
@@ -83,15 +84,8 @@ class JobState:
 
 
 def plain_config(cfg: Any) -> dict[str, Any]:
-    """The resolved config as plain data, the form records keep (``biogans.config.as_plain``)."""
-    from biogans import config as schemas
-
-    as_plain = getattr(schemas, "as_plain", None)
-    if as_plain is not None:
-        return as_plain(cfg)
-    from omegaconf import OmegaConf  # until the typed configs land: a DictConfig
-
-    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
+    """The resolved config as plain data, the form records keep (enums as their values)."""
+    return as_plain(cfg)
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -218,12 +212,15 @@ def run_task(tool: str, cfg: Any, run_dir: str | Path) -> Record:
 
 
 def _finish(tool: str, run_dir: Path, config: dict[str, Any], status: str, error: str) -> None:
-    """Mark the record ``status`` with ``error``, keeping what the task wrote meanwhile (training progress)."""
+    """Mark the record ``status`` with ``error``, keeping what the task wrote meanwhile (training
+    progress, and its own account of the same ending, such as which signal stopped it)."""
     path = record_path(run_dir, tool)
     try:
         current = read_record(path, tool) if path.is_file() else RECORD_CLASSES[tool]()
     except BiogansError:
         current = RECORD_CLASSES[tool]()
+    if current.status == status and current.error:
+        error = current.error
     write_record(run_dir, replace(current, status=status, config=config, error=error))
 
 
