@@ -416,8 +416,69 @@ class ReportRecord(Record):
 
 
 @dataclass
+class BenchRow:
+    """One row of ``bench.json`` (:mod:`biogans.tasks.benchmark`): one operation timed through
+    this project's code, the 2017-style reference and the other tower implementation.
+
+    Times are seconds per ``unit`` (the median of ``times``); FLOPs per unit; memory in MiB.
+    """
+
+    row: str
+    label: str = ""
+    #: train, c2st or lbfgs; unit: iteration, critic step, L-BFGS step
+    kind: str = ""
+    unit: str = ""
+    #: the tower implementation this project ran (conditional rows), and the other one
+    towers: str | None = None
+    seconds: float | None = None
+    it_per_s: float | None = None
+    reference_seconds: float | None = None
+    #: reference_seconds / seconds
+    speedup: float | None = None
+    other_towers: str | None = None
+    other_seconds: float | None = None
+    #: other_seconds / seconds
+    other_ratio: float | None = None
+    flops: int | None = None
+    flop_per_s: float | None = None
+    peak_memory_mib: float | None = None
+    reference_peak_memory_mib: float | None = None
+    #: FLOPs per unit at the paper's batch size and widths
+    paper_flops: int | None = None
+    #: every timed run, per implementation ("fast", "reference", "other")
+    times: dict[str, list[float]] = field(default_factory=dict)
+    critic_steps: int | None = None
+    #: L-BFGS rows: generator evaluations in one step
+    evaluations: int | None = None
+
+
+@dataclass
+class GridPart:
+    """One part of the paper's grid of runs, costed from the benchmark's rows."""
+
+    what: str
+    units: float
+    rows: list[str] = field(default_factory=list)
+    #: device-hours at this project's rate and at the reference's (None: a row was not measured)
+    hours: float | None = None
+    reference_hours: float | None = None
+    note: str = ""
+
+
+@dataclass
+class BenchGrid:
+    """The paper's whole grid of runs in device-hours at both rates."""
+
+    basis: str = ""
+    test_images_per_class: int | None = None
+    parts: list[GridPart] = field(default_factory=list)
+    hours: float | None = None
+    reference_hours: float | None = None
+
+
+@dataclass
 class BenchRecord(Record):
-    """``bench.json``: a benchmark's table (its rows are the benchmark's own, not typed here yet)."""
+    """``bench.json``: ``python -m biogans.bench``'s rows, where it ran, and the paper's grid costed from them."""
 
     TOOL = "bench"
     NAME = "bench"
@@ -425,7 +486,14 @@ class BenchRecord(Record):
     REQUIRED = ("rows",)
 
     device: str | None = None
-    rows: list[dict[str, Any]] | None = None
+    #: the preset and the sizes used (batch_size, width, warmup, repeats)
+    preset: str | None = None
+    settings: dict[str, int] = field(default_factory=dict)
+    #: torch version, threads, CPU or GPU, load average when it started
+    environment: dict[str, Any] = field(default_factory=dict)
+    rows: list[BenchRow] | None = None
+    grid: BenchGrid | None = None
+    elapsed_s: float | None = None
 
 
 #: tool -> its record class
