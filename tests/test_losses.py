@@ -6,19 +6,16 @@ import math
 
 import pytest
 import torch
-from omegaconf import OmegaConf
+from conftest import typed
 
-from biogans.config import LossConfig
-from biogans.core.losses import GANLoss, WGANGPLoss, WGANLoss, critic_step, gradient_penalty, make_loss
+from biogans.core.losses import GANLoss, WGANGPLoss, WGANLoss, critic_step, gradient_penalty
 from biogans.core.models.critic import Critic
-
-HERE = __import__("pathlib").Path(__file__).resolve().parent
-CONF = HERE.parent / "conf"
+from biogans.tasks.common import loss_from
 
 
 def paper_loss(name: str):
-    cfg = OmegaConf.merge(OmegaConf.structured(LossConfig), OmegaConf.load(CONF / "loss" / f"{name}.yaml"))
-    return make_loss(cfg)
+    """The loss ``loss=<name>`` gives (conf/loss/<name>.yaml)."""
+    return loss_from(typed("train", [f"loss={name}"]).loss)
 
 
 class Linear(torch.nn.Module):

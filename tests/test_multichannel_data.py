@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, compose, read_metrics, run_module
+from conftest import TINY, read_metrics, run_module
 
 from biogans.core.data.batches import normalise
 from biogans.core.data.lin import LinFolder
@@ -316,11 +316,12 @@ def test_mismatched_inputs_are_refused():
         MultichannelBatches(folder.images, folder.labels, table, 17, torch.Generator())
 
 
-def test_multichannel_batches_reads_the_config(tmp_path, caplog):
+def test_multichannel_batches_use_the_batch_size_and_cache(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="biogans.core.data.multichannel")
-    cfg = compose("train", ["model=multichannel", "train.batch_size=4", f"dataset.cache_dir={tmp_path}"])
     folder = make_folder([6, 7, 8], seed=15)
-    batches = multichannel_batches(folder, cfg, folder.images, torch.Generator().manual_seed(0))
+    batches = multichannel_batches(
+        folder, folder.images, torch.Generator().manual_seed(0), batch_size=4, cache_dir=tmp_path
+    )
     assert batches.next().shape == (4, 4, H, W)
     assert len(list((tmp_path / "red_nn").glob("*.pt"))) == 1
     assert batches.class_names == folder.class_names

@@ -7,48 +7,37 @@ resumable one (``checkpoints/last.pt``) also has both optimizers, the RNG state,
 sampler's position and the resolved run config.
 
 Writes are atomic (:func:`biogans.core.files.atomic_write`), so a kill at any moment leaves
-either the old file or the new one, never half a file.
+either the old file or the new one, never half a file.  Reading a file and telling a biogans
+checkpoint by its format tag live in :mod:`biogans.core.checkpoint_file`, which the 2017
+loader (:mod:`biogans.core.models.legacy`) uses too: that module is imported here only
+inside :func:`load_generator`, and it never imports this one, so there is no import cycle.
 """
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from biogans.core.checkpoint_file import FORMAT, is_biogans_checkpoint, load_checkpoint
 from biogans.core.errors import CheckpointError
 from biogans.core.files import atomic_write
 
-FORMAT = "biogans-checkpoint-v1"
+__all__ = [
+    "FORMAT",
+    "is_biogans_checkpoint",
+    "load_checkpoint",
+    "load_generator",
+    "load_state",
+    "require_biogans_checkpoint",
+    "save_checkpoint",
+]
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` (with ``format`` added) atomically."""
     atomic_write(path, lambda f: torch.save({"format": FORMAT, **payload}, f))
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True``; clear errors for missing or foreign files."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
-    try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint (corrupt or another kind of file): {first}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path} holds a {type(data).__name__}, not a checkpoint dict")
-    return data
-
-
-def is_biogans_checkpoint(data: dict[str, Any]) -> bool:
-    return data.get("format") == FORMAT
 
 
 def require_biogans_checkpoint(data: dict[str, Any], path: str | Path) -> None:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from biogans.config import LossName
+from biogans.core.names import LossName, OptimizerName
 
 
 @dataclass
@@ -157,23 +157,51 @@ def critic_step(
     return stats
 
 
-def make_loss(cfg) -> AdversarialLoss:
-    """The loss object for a ``LossConfig`` (a DictConfig or the dataclass)."""
-    name = cfg.name if isinstance(cfg.name, LossName) else LossName[str(cfg.name)]
+def make_loss(
+    name: str | LossName,
+    *,
+    n_critic: int = 1,
+    clip: float | None = None,
+    gp_weight: float = 0.0,
+    warmup_critic_steps: int = 0,
+    warmup_iterations: int = 0,
+    warmup_every: int = 0,
+) -> AdversarialLoss:
+    """The loss object of ``name`` (``gan``, ``wgan``, ``wgangp``) with its critic schedule.
+
+    The arguments are the ``loss.*`` settings of PAPER.md (``conf/loss/<name>.yaml`` holds the
+    paper's values; the command line checks their ranges before this is called).
+    """
     kinds = {LossName.gan: GANLoss, LossName.wgan: WGANLoss, LossName.wgangp: WGANGPLoss}
-    return kinds[name](
-        n_critic=int(cfg.n_critic),
-        clip=None if cfg.clip is None else float(cfg.clip),
-        gp_weight=float(cfg.gp_weight),
-        warmup_critic_steps=int(cfg.warmup_critic_steps),
-        warmup_iterations=int(cfg.warmup_iterations),
-        warmup_every=int(cfg.warmup_every),
+    return kinds[LossName(name)](
+        n_critic=int(n_critic),
+        clip=None if clip is None else float(clip),
+        gp_weight=float(gp_weight),
+        warmup_critic_steps=int(warmup_critic_steps),
+        warmup_iterations=int(warmup_iterations),
+        warmup_every=int(warmup_every),
     )
 
 
-def make_optimizer(cfg, params) -> torch.optim.Optimizer:
-    """Adam or RMSprop from an ``OptimizerConfig``."""
-    name = cfg.name.name if hasattr(cfg.name, "name") else str(cfg.name)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
-    return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, weight_decay=cfg.weight_decay)
+def make_optimizer(
+    name: str | OptimizerName,
+    params,
+    *,
+    lr: float,
+    betas: tuple[float, float] | list[float] | None = None,
+    alpha: float | None = None,
+    eps: float | None = None,
+    weight_decay: float = 0.0,
+) -> torch.optim.Optimizer:
+    """Adam or RMSprop over ``params``; a setting left ``None`` is PyTorch's default.
+
+    ``betas`` is Adam's, ``alpha`` (the smoothing constant) RMSprop's; the other one's is ignored.
+    """
+    extra = {"eps": float(eps)} if eps is not None else {}
+    if OptimizerName(name) == OptimizerName.adam:
+        if betas is not None:
+            extra["betas"] = (float(betas[0]), float(betas[1]))
+        return torch.optim.Adam(params, lr=float(lr), weight_decay=float(weight_decay), **extra)
+    if alpha is not None:
+        extra["alpha"] = float(alpha)
+    return torch.optim.RMSprop(params, lr=float(lr), weight_decay=float(weight_decay), **extra)

@@ -317,16 +317,13 @@ class MultichannelBatches(Batches):
 
 
 def multichannel_batches(
-    folder: LinFolder, cfg: Any, images: torch.Tensor, rng: torch.Generator
+    folder: LinFolder, images: torch.Tensor, rng: torch.Generator, *, batch_size: int, cache_dir: str | Path
 ) -> MultichannelBatches:
     """The multi-channel training view of ``folder`` (what :mod:`biogans.tasks.training` calls).
 
     ``images`` is ``folder.images`` already on the training device; the neighbour table is
-    computed there (or read from ``dataset.cache_dir``), and batches have
-    ``train.batch_size`` images.
+    computed there (or read from ``cache_dir``, the data set's cache), and batches have
+    ``batch_size`` images.
     """
-    cache_dir = Path(str(cfg.dataset.cache_dir)).expanduser()
-    table = cached_red_neighbour_table(folder, cache_dir, k=N_NEIGHBOURS, device=images.device)
-    return MultichannelBatches(
-        images, folder.labels, table, int(cfg.train.batch_size), rng, class_names=folder.class_names
-    )
+    table = cached_red_neighbour_table(folder, Path(cache_dir).expanduser(), k=N_NEIGHBOURS, device=images.device)
+    return MultichannelBatches(images, folder.labels, table, int(batch_size), rng, class_names=folder.class_names)

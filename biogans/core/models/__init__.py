@@ -12,20 +12,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from biogans.config import ModelKind, to_plain
 from biogans.core.errors import ConfigError
 from biogans.core.models.critic import Critic
 from biogans.core.models.generator import Generator
+from biogans.core.names import ModelKind
 
 __all__ = ["Critic", "Generator", "build_critic", "build_generator", "is_conditional", "make_spec"]
 
 SPEC_KEYS = ("name", "kind", "separable", "red_portion", "nz", "ngf", "ndf", "n_classes", "class_names", "image_size")
 
 
-def make_spec(model_cfg: Any, class_names: Sequence[str], image_size: Sequence[int], critic_batchnorm: bool) -> dict:
-    """The model spec for a ``ModelConfig`` trained on ``class_names``."""
-    model = to_plain(model_cfg)
+def make_spec(
+    model: Mapping[str, Any], class_names: Sequence[str], image_size: Sequence[int], critic_batchnorm: bool
+) -> dict:
+    """The model spec of a model family trained on ``class_names``.
+
+    ``model`` is plain data with the family's ``name``, ``kind`` (a :class:`ModelKind` or its
+    value), ``separable``, ``red_portion``, ``nz``, ``ngf`` and ``ndf`` (the ``model.*`` keys
+    of a config, as :func:`biogans.config.as_plain` gives them); other keys are ignored.
+    """
     spec = {key: model[key] for key in ("name", "kind", "separable", "red_portion", "nz", "ngf", "ndf")}
+    if isinstance(spec["kind"], ModelKind):
+        spec["kind"] = spec["kind"].value
     spec.update(
         n_classes=len(class_names),
         class_names=list(class_names),

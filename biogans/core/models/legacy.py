@@ -61,15 +61,16 @@ from types import MappingProxyType
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
+import yaml
 from torch import Tensor
 
-from biogans.core.checkpoint import is_biogans_checkpoint, load_checkpoint
-from biogans.config import PAPER_6_CLASSES, ModelConfig, to_plain
+from biogans.core.checkpoint_file import is_biogans_checkpoint, load_checkpoint
 from biogans.core.errors import CheckpointError, ConfigError
 from biogans.core.models import build_critic, build_generator, check_spec
 from biogans.core.models.critic import Critic
 from biogans.core.models.generator import Generator
+from biogans.core.names import PAPER_6_CLASSES, ModelKind
+from biogans.core.resources import config_dir
 
 __all__ = [
     "FAMILIES",
@@ -87,19 +88,58 @@ __all__ = [
 ]
 
 #: the six proteins of the paper's conditional experiments, in the paper's order
-PAPER_CLASS_NAMES: tuple[str, ...] = tuple(PAPER_6_CLASSES)
+PAPER_CLASS_NAMES: tuple[str, ...] = PAPER_6_CLASSES
+
+#: the model families the 2017 code released files of
+FAMILY_NAMES: tuple[str, ...] = (
+    "dcgan",
+    "sep",
+    "star",
+    "independent",
+    "independent_sep",
+    "multichannel",
+    "multichannel_sep",
+)
+
+#: what a family's YAML fixes of the network, with the type each value must have
+_FAMILY_KEYS: dict[str, tuple[type, ...]] = {
+    "kind": (str,),
+    "separable": (bool,),
+    "red_portion": (float, int),
+    "nz": (int,),
+    "ngf": (int,),
+    "ndf": (int,),
+}
 
 
-def _family(name: str) -> Mapping[str, Any]:
-    """The paper's settings of a family: its training defaults in ``conf/model/<name>.yaml``
-    (kind, separable, red_portion, nz, ngf, ndf), plus what the 2017 files share."""
-    from biogans.cli import CONFIG_DIR
+def _read_family(name: str) -> Mapping[str, Any]:
+    """The paper's settings of a family, from ``conf/model/<name>.yaml``, plus what the 2017 files share.
 
-    yaml = OmegaConf.load(Path(CONFIG_DIR) / "model" / f"{name}.yaml")
-    model = to_plain(OmegaConf.merge(OmegaConf.structured(ModelConfig), yaml))
+    Those YAMLs are the one home of the families' settings: training takes its defaults
+    from them, and so does this loader, so the two can never disagree.  Read with PyYAML
+    (plain values only, no Hydra), on first use rather than at import.
+    """
+    path = config_dir() / "model" / f"{name}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the settings of the 2017 {name!r} model family from {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} holds no settings (a mapping of model.* keys) for the {name!r} model family")
+    for key, types in _FAMILY_KEYS.items():
+        value = data.get(key)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise ConfigError(
+                f"{path}: {key} must be {' or '.join(t.__name__ for t in types)} for the {name!r} model family, "
+                f"got {value!r}"
+            )
+    kinds = [k.value for k in ModelKind]
+    if data["kind"] not in kinds:
+        raise ConfigError(f"{path}: kind={data['kind']!r} is not one of {kinds}")
     return MappingProxyType(
         {
-            **{key: model[key] for key in ("kind", "separable", "red_portion", "nz", "ngf", "ndf")},
+            **{key: data[key] for key in _FAMILY_KEYS},
+            "red_portion": float(data["red_portion"]),
             "n_classes": len(PAPER_CLASS_NAMES),
             "image_size": (48, 80),
             # the conditional models were trained with WGAN-GP, whose critic has no BN;
@@ -109,13 +149,36 @@ def _family(name: str) -> Mapping[str, Any]:
     )
 
 
+class _Families(Mapping[str, Mapping[str, Any]]):
+    """The families by name; their YAMLs are read on the first lookup of settings, then kept.
+
+    Names (``in``, iteration, ``len``) need no file, so error messages can list the
+    families without reading anything.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._names = tuple(names)
+        self._table: dict[str, Mapping[str, Any]] = {}
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._table:
+            self._table[name] = _read_family(name)
+        return self._table[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 #: the paper's settings of each 2017 model family (read-only); see :func:`legacy_spec`
-FAMILIES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
-    {
-        name: _family(name)
-        for name in ("dcgan", "sep", "star", "independent", "independent_sep", "multichannel", "multichannel_sep")
-    }
-)
+FAMILIES: Mapping[str, Mapping[str, Any]] = _Families(FAMILY_NAMES)
 
 #: spec keys a caller may override (everything else is fixed by the family)
 OVERRIDES: tuple[str, ...] = (
