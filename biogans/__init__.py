@@ -1,8 +1,11 @@
 """biogans: GANs for multi-channel fluorescence microscopy (after Osokin et al., ICCV 2017).
 
-Entry points: ``python -m biogans.train`` (and, as they land, ``c2st``, ``reconstruct``,
-``prepare``, ``interpolate``, ``report``).  In Python, :func:`load_generator` gives a
-trained generator ready to sample from.
+Three layers: :mod:`biogans.core` (networks, losses, data, checkpoint files, records; no
+Hydra, plain arguments), :mod:`biogans.tasks` (one ``run(cfg, run_dir)`` per tool, on the
+typed configs of :mod:`biogans.config`), and the entry points ``python -m biogans.<tool>``
+(``train``, ``prepare``, ``c2st``, ``reconstruct``, ``interpolate``, ``report``, ``bench``),
+thin Hydra mains over :mod:`biogans.cli`.  In Python, :func:`load_generator` gives a
+trained generator ready to sample from, without importing Hydra.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """``python -m biogans.reconstruct generator=CKPT [optimise=separable]``: test-set reconstruction.
 
 PAPER.md, "Evaluation 2": every selected image is searched for in the generator's latent
-space (best of ``trials`` L-BFGS runs); see conf/reconstruct.yaml for the settings and
-:mod:`biogans.tasks.reconstruction` for the method.  Writes ``reconstruction.json``
-and ``panels/<Class>.png`` into Hydra's run directory and prints a one-line summary.
+space (best of ``trials`` L-BFGS runs).  Settings: conf/reconstruct.yaml and
+:class:`biogans.config.ReconstructConfig`; the method: :mod:`biogans.tasks.reconstruction`.
+Writes ``reconstruction.json`` and ``panels/<Class>.png`` into Hydra's run directory and
+prints a one-line summary.
 """
 
 from __future__ import annotations
@@ -11,25 +12,13 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from biogans.cli import CONFIG_DIR, run_dir, run_entry
-from biogans.config import ReconstructConfig, check_schema
-
-
-def reconstruct(cfg: DictConfig) -> dict:
-    """Check the config, reconstruct, write the result and print the summary."""
-    from biogans.tasks.reconstruction import run_reconstruction, summary_line, write_result
-
-    check_schema(cfg, ReconstructConfig)
-    out = run_dir()
-    result = run_reconstruction(cfg, out)
-    write_result(out, result)
-    print(f"{summary_line(result)} -> {out}")
-    return result
+from biogans.cli import CONFIG_DIR, run_tool
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="reconstruct", version_base="1.3")
-def main(cfg: DictConfig) -> dict:
-    return run_entry("reconstruct", lambda: reconstruct(cfg))
+def main(cfg: DictConfig):
+    """Typed values and the check gate, then the task in Hydra's run directory (:func:`biogans.cli.run_tool`)."""
+    return run_tool("reconstruct", cfg)
 
 
 if __name__ == "__main__":

@@ -1,25 +1,21 @@
-"""``python -m biogans.train``: train one GAN of the paper (see conf/train.yaml)."""
+"""``python -m biogans.train``: train one GAN of the paper.
+
+Settings: conf/train.yaml and :class:`biogans.config.TrainConfig`; the loop, checkpoints,
+samples and resume: :mod:`biogans.tasks.training`.  Writes into Hydra's run directory.
+"""
 
 from __future__ import annotations
 
 import hydra
 from omegaconf import DictConfig
 
-from biogans.cli import CONFIG_DIR, run_dir, run_entry
-from biogans.config import TrainConfig, check_schema
-
-
-def train(cfg: DictConfig) -> dict:
-    """Check the config, then train into Hydra's run directory."""
-    from biogans.tasks.training import Trainer
-
-    check_schema(cfg, TrainConfig)
-    return Trainer(cfg, run_dir()).run()
+from biogans.cli import CONFIG_DIR, run_tool
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> dict:
-    return run_entry("train", lambda: train(cfg))
+def main(cfg: DictConfig):
+    """Typed values and the check gate, then the task in Hydra's run directory (:func:`biogans.cli.run_tool`)."""
+    return run_tool("train", cfg)
 
 
 if __name__ == "__main__":

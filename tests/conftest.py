@@ -56,14 +56,21 @@ def start_module(module: str, *overrides: str) -> subprocess.Popen:
 
 
 def compose(config_name: str, overrides: list[str]):
-    """The config an entry point would get, composed in-process."""
+    """The config an entry point would get, composed in-process (a DictConfig)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    import biogans.config  # noqa: F401 - registers the schemas
+    import biogans.cli  # noqa: F401 - registers the schemas
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return hydra_compose(config_name, overrides=overrides)
+
+
+def typed(config_name: str, overrides: list[str]):
+    """What a task gets: the composed config as typed dataclasses, through the entry points' check gate."""
+    from biogans.cli import typed_config
+
+    return typed_config(compose(config_name, overrides))
 
 
 def read_metrics(run_dir: Path) -> dict:

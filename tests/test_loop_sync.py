@@ -9,7 +9,7 @@ import torch
 
 from biogans.core.errors import TrainingError
 from biogans.tasks.training import LossWatch, Trainer
-from tests.conftest import TINY, compose
+from tests.conftest import TINY, typed
 
 ARGS = ["model=dcgan", "loss=gan", *TINY, "train.checkpoint_at=[]", "train.sample_every=1000"]
 
@@ -17,7 +17,7 @@ ARGS = ["model=dcgan", "loss=gan", *TINY, "train.checkpoint_at=[]", "train.sampl
 def test_losses_are_read_only_at_log_sample_and_checkpoint_iterations(tmp_path, monkeypatch):
     reads: list[int] = []
     trainer = Trainer(
-        compose("train", [*ARGS, "train.iterations=12", "train.log_every=4", "train.checkpoint_every=6"]),
+        typed("train", [*ARGS, "train.iterations=12", "train.log_every=4", "train.checkpoint_every=6"]),
         tmp_path / "run",
     )
     original = LossWatch.read
@@ -48,7 +48,7 @@ def test_a_nan_between_reads_is_caught_at_the_next_read_with_its_first_iteration
     """The NaN appears at iteration 3, the first read is at iteration 5: no checkpoint of broken weights."""
     run = tmp_path / "run"
     trainer = Trainer(
-        compose("train", [*ARGS, "train.iterations=8", "train.log_every=5", "train.checkpoint_every=5"]), run
+        typed("train", [*ARGS, "train.iterations=8", "train.log_every=5", "train.checkpoint_every=5"]), run
     )
     step = trainer.train_iteration
 

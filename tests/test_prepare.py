@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY_DATA, compose, run_module
+from conftest import TINY_DATA, run_module, typed
 
 from biogans.core.data.splits import load_split
 from biogans.core.errors import ConfigError
@@ -14,7 +14,7 @@ from biogans.tasks.common import check_generator_classes, read_set, splits_dir
 
 
 def test_prepare_writes_ten_splits_of_both_sets(prepared_splits):
-    cfg = compose("train", TINY_DATA)
+    cfg = typed("train", TINY_DATA)
     assert prepared_splits == splits_dir(cfg.dataset)  # where every tool will look
     for which in ("train", "test"):
         assert sorted(p.name for p in (prepared_splits / which).iterdir()) == [f"split_{i}.json" for i in range(10)]
@@ -23,7 +23,7 @@ def test_prepare_writes_ten_splits_of_both_sets(prepared_splits):
 
 
 def test_split_halves_follow_the_paper_rule(prepared_splits):
-    cfg = compose("train", TINY_DATA)
+    cfg = typed("train", TINY_DATA)
     folder = read_set(cfg.dataset, "test", classes=["Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1", "Fim1", "Tea4"])
     split = load_split(prepared_splits, "test", 3, folder)
     files = sorted(f for f in folder.files if f.startswith("Tea1/"))
@@ -46,7 +46,7 @@ def test_prepare_summary_and_json(tmp_path):
 
 
 def test_prepare_lin_without_test_folder_and_bad_classes(tmp_path):
-    cfg = compose("train", TINY_DATA)
+    cfg = typed("train", TINY_DATA)
     train_root = read_set(cfg.dataset, "train").root
     proc = run_module("prepare", "dataset=lin", f"dataset.root={train_root}", f"dataset.cache_dir={tmp_path / 'c'}",
                       f"hydra.run.dir={tmp_path / 'r'}")  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, TINY_DATA, compose, run_module
+from conftest import TINY, TINY_DATA, run_module, typed
 from torchvision.io import read_image
 
 from biogans.core.checkpoint import load_generator
@@ -246,7 +246,7 @@ def test_conditional_generator_is_reconstructed_per_class_and_separably(tmp_path
     assert result["panels"] == {} and not (tmp_path / "rec" / "panels").exists()
     assert "star separable" in proc.stdout and "(6 classes)" in proc.stdout
     # each class renders through its own tower, and its numbers do not depend on the other classes
-    plan = plan_reconstruction(compose("reconstruct", [*common, "classes=[Tea1,Alp14]"]))
+    plan = plan_reconstruction(typed("reconstruct", [*common, "classes=[Tea1,Alp14]"]))
     assert plan.towers == {"Tea1": 5, "Alp14": 0}
     alone = run_module(
         "reconstruct", *common, "optimise=separable", "classes=[Mkh1]", f"hydra.run.dir={tmp_path / 'one'}"
@@ -285,4 +285,5 @@ def test_bad_input_fails_with_a_clear_message(case, trained_run, bad_files, tmp_
     assert "Traceback" not in proc.stderr, (case, proc.stderr[-2000:])
     for text in expected:
         assert text.format(**paths) in proc.stderr, (case, text, proc.stderr[-2000:])
-    assert not (tmp_path / "run" / "reconstruction.json").exists()
+    record = tmp_path / "run" / "reconstruction.json"  # no result: none, or the task contract's "failed" record
+    assert not record.exists() or json.loads(record.read_text())["status"] == "failed", case

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, compose, read_metrics, run_module, start_module
+from conftest import TINY, read_metrics, run_module, start_module, typed
 
 from biogans.core.checkpoint import load_checkpoint
 from biogans.core.errors import ConfigError, TrainingError
@@ -78,11 +78,11 @@ def test_stop_signal_writes_a_checkpoint_and_exits_cleanly(tmp_path, sig):
 
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     run = tmp_path / "run"
-    cfg = compose("train", [*ARGS, "train.iterations=10"])
+    cfg = typed("train", [*ARGS, "train.iterations=10"])
     Trainer(cfg, run).run()
     good = load_checkpoint(run / "checkpoints" / "last.pt")
 
-    cfg = compose("train", [*ARGS, "train.iterations=20"])
+    cfg = typed("train", [*ARGS, "train.iterations=20"])
     trainer = Trainer(cfg, run)
     resume = trainer.resume_if_possible
 
@@ -117,7 +117,7 @@ def test_resuming_with_another_model_is_refused(tmp_path):
     proc = run_module("train", *ARGS, "model=dcgan", "train.iterations=4", f"hydra.run.dir={run}", check=False)
     assert proc.returncode == 1 and "another model" in proc.stderr and "separable" in proc.stderr
     with pytest.raises(ConfigError, match="loss=wgangp"):
-        Trainer(compose("train", [*ARGS, "loss=gan", "train.iterations=4"]), run).run()
+        Trainer(typed("train", [*ARGS, "loss=gan", "train.iterations=4"]), run).run()
 
 
 def test_a_finished_run_is_not_trained_again(tmp_path):

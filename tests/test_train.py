@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TINY, TINY_DATA, compose, read_metrics, run_module
+from conftest import TINY, TINY_DATA, read_metrics, run_module, typed
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchvision.io import read_image
 
 import biogans
 from biogans.core.checkpoint import load_checkpoint
-from biogans.core.data.sources import load_folder
 from biogans.core.models import build_generator
+from biogans.tasks.common import read_set
 
 
 @pytest.mark.parametrize("model", ["dcgan", "sep"])
@@ -59,8 +59,8 @@ def test_training_moves_the_generator_towards_the_data(trained_run):
     """150 GAN iterations already draw cells where the data has them: the generated mean red
     image correlates with the real one (an untrained generator does not) and the background darkens."""
     run = trained_run
-    cfg = compose("train", TINY_DATA)
-    real = load_folder(cfg.dataset, "train").images.float() / 255
+    cfg = typed("train", TINY_DATA)
+    real = read_set(cfg.dataset, "train").images.float() / 255
     trained = biogans.load_generator(run / "checkpoints" / "last.pt")
     torch.manual_seed(0)
     untrained = build_generator(load_checkpoint(run / "checkpoints" / "last.pt")["config"]).eval()
@@ -80,15 +80,15 @@ def test_training_moves_the_generator_towards_the_data(trained_run):
 
 
 def test_default_config_is_the_paper_setting():
-    cfg = compose("train", [])
+    cfg = typed("train", [])
     assert cfg.model.name == "dcgan" and cfg.loss.name.name == "wgangp"
     assert cfg.train.iterations == 500000 and cfg.train.batch_size == 64
     assert cfg.optimizer.lr == 1e-4 and list(cfg.optimizer.betas) == [0.0, 0.9]
-    gan = compose("train", ["loss=gan"])
+    gan = typed("train", ["loss=gan"])
     assert gan.optimizer.name.name == "adam" and gan.optimizer.lr == 2e-4 and list(gan.optimizer.betas) == [0.5, 0.999]
-    wgan = compose("train", ["loss=wgan"])
+    wgan = typed("train", ["loss=wgan"])
     assert wgan.optimizer.name.name == "rmsprop" and wgan.optimizer.lr == 5e-5
-    assert compose("train", ["loss=wgan", "optimizer=adam"]).optimizer.name.name == "adam"
+    assert typed("train", ["loss=wgan", "optimizer=adam"]).optimizer.name.name == "adam"
 
 
 def test_checkpoint_is_loadable_with_weights_only_and_carries_the_model_config(tmp_path):

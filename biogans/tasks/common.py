@@ -1,5 +1,9 @@
-"""What the evaluation tools share: where split files live, which images a split gives,
-and whether a generator fits the data it is judged on.
+"""What the tasks share: a data set's folders, where split files live, which images a split
+gives, the loss and optimizer a config names, and whether a generator fits the data it is
+judged on.
+
+The config-reading side of the core library: these take the typed configs of
+:mod:`biogans.config` and call the core with plain values.
 """
 
 from __future__ import annotations
@@ -12,16 +16,55 @@ from typing import Any
 import torch
 from torch import nn
 
-from biogans.config import ModelKind, to_plain
+from biogans.config import DatasetConfig, LossConfig, ModelKind, OptimizerConfig, as_plain
 from biogans.core.data.lin import LinFolder, read_lin_folder
 from biogans.core.data.sources import dataset_roots
 from biogans.core.data.splits import HALVES, load_split
 from biogans.core.errors import ConfigError
+from biogans.core.losses import AdversarialLoss, make_loss, make_optimizer
 from biogans.core.models import build_critic, is_conditional
 from biogans.core.models.views import StarView
 
 
-def splits_dir(dataset_cfg: Any) -> Path:
+def data_roots(dataset: DatasetConfig) -> tuple[Path, Path | None]:
+    """``(train_root, test_root)`` of ``dataset=``; a synthetic data set is generated on first use."""
+    return dataset_roots(
+        as_plain(dataset.source),
+        root=dataset.root,
+        test_root=dataset.test_root,
+        cache_dir=str(dataset.cache_dir),
+        image_size=list(dataset.image_size),
+        synthetic=as_plain(dataset.synthetic),
+    )
+
+
+def loss_from(loss: LossConfig) -> AdversarialLoss:
+    """The loss object ``loss=`` names, with its critic schedule (``loss.critic_batchnorm`` is the critic's)."""
+    return make_loss(
+        as_plain(loss.name),
+        n_critic=loss.n_critic,
+        clip=loss.clip,
+        gp_weight=loss.gp_weight,
+        warmup_critic_steps=loss.warmup_critic_steps,
+        warmup_iterations=loss.warmup_iterations,
+        warmup_every=loss.warmup_every,
+    )
+
+
+def optimizer_from(optimizer: OptimizerConfig, params) -> torch.optim.Optimizer:
+    """The optimizer ``optimizer=`` names, over ``params``."""
+    return make_optimizer(
+        as_plain(optimizer.name),
+        params,
+        lr=optimizer.lr,
+        betas=list(optimizer.betas) if optimizer.betas is not None else None,
+        alpha=optimizer.alpha,
+        eps=optimizer.eps,
+        weight_decay=optimizer.weight_decay,
+    )
+
+
+def splits_dir(dataset_cfg: DatasetConfig) -> Path:
     """Where ``biogans.prepare`` writes (and the tools read) the split files of a data set.
 
     ``dataset.splits_dir`` when given; otherwise a folder in the cache named after the data
@@ -29,17 +72,17 @@ def splits_dir(dataset_cfg: Any) -> Path:
     """
     if dataset_cfg.splits_dir is not None:
         return Path(str(dataset_cfg.splits_dir)).expanduser()
-    train_root, test_root = dataset_roots(dataset_cfg)
+    train_root, test_root = data_roots(dataset_cfg)
     key = f"{train_root.resolve()}|{test_root.resolve() if test_root is not None else ''}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path(str(dataset_cfg.cache_dir)).expanduser() / "splits" / f"{dataset_cfg.name}-{digest}"
 
 
-def read_set(dataset_cfg: Any, which: str, classes: Sequence[str] | None = None) -> LinFolder:
+def read_set(dataset_cfg: DatasetConfig, which: str, classes: Sequence[str] | None = None) -> LinFolder:
     """The ``train`` (``dataset.root``) or ``test`` (``dataset.test_root``) folder, with ``classes``
     (default: ``dataset.classes``, or every class folder)."""
-    train_root, test_root = dataset_roots(dataset_cfg)
-    which = to_plain(which)
+    train_root, test_root = data_roots(dataset_cfg)
+    which = as_plain(which)
     if which == "test" and test_root is None:
         raise ConfigError(f"this needs the test folder of dataset={dataset_cfg.name}: give dataset.test_root=PATH")
     root = train_root if which == "train" else test_root
@@ -54,7 +97,7 @@ def split_pools(
 ) -> dict[str, list[torch.Tensor]]:
     """Split ``index`` of set ``which`` (one file, checked against ``folder``): for each half
     (``"train"``, ``"test"``), one index tensor per class of that class's images."""
-    split = load_split(splits_dir(dataset_cfg), to_plain(which), int(index), folder)
+    split = load_split(splits_dir(dataset_cfg), as_plain(which), int(index), folder)
     return {half: [split.indices(folder, half, [name]) for name in classes] for half in HALVES}
 
 

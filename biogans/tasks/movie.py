@@ -32,7 +32,6 @@ and the TIFF's single red channel are class 0's red.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -43,11 +42,12 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
+from biogans.config import InterpolateConfig, check_points
 from biogans.core.checkpoint import load_generator
 from biogans.core.errors import ConfigError
 from biogans.core.files import atomic_write
 from biogans.core.models.views import star_view
-from biogans.core.records import InterpolationRecord, write_record
+from biogans.core.records import InterpolationRecord
 from biogans.core.samples import fixed_noise
 from biogans.tasks.training import resolve_device
 
@@ -58,9 +58,9 @@ __all__ = [
     "column_names",
     "frames_to_rgb_panels",
     "latent_path",
-    "make_cell_cycle_movie",
     "render_frames",
     "render_images",
+    "run",
     "slerp",
     "strip_indices",
     "summary_line",
@@ -147,27 +147,6 @@ def choose_points(batch_size: int, seed: int, group: int = NOISE_GROUP) -> list[
         members = torch.randint(0, group, (3,), generator=rng)
         return [int(g) * group + int(m) for g, m in zip(groups, members, strict=True)]
     return [int(i) for i in torch.randperm(batch_size, generator=rng)[:3]]
-
-
-def check_points(points: Sequence[Any], batch_size: int) -> list[int]:
-    """``points`` as three distinct ints in ``[0, batch_size)``, or a ConfigError naming it."""
-    shown = list(points) if isinstance(points, Sequence) and not isinstance(points, str) else points
-    if (
-        not isinstance(points, Sequence)
-        or isinstance(points, str)
-        or len(points) != 3
-        or not all(isinstance(p, int) and not isinstance(p, bool) for p in points)
-    ):
-        raise ConfigError(f"points={shown} must be three ints [start, middle, end], like points=[0,8,16]")
-    if len(set(points)) != 3:
-        raise ConfigError(f"points={shown} must be three different indices")
-    bad = [p for p in points if not 0 <= p < batch_size]
-    if bad:
-        raise ConfigError(
-            f"points={shown}: {bad} outside the fixed batch of batch_size={batch_size} latent vectors "
-            f"(indices 0..{batch_size - 1})"
-        )
-    return [int(p) for p in points]
 
 
 # --------------------------------------------------------------------------- rendering
@@ -368,38 +347,21 @@ def write_tiff(frames: torch.Tensor, path: str | Path, names: Sequence[str], tit
 # --------------------------------------------------------------------------- the whole movie
 
 
-def make_cell_cycle_movie(
-    generator_path: str | Path,
-    out_dir: str | Path,
-    *,
-    model: str | None = None,
-    seed: int = 0,
-    batch_size: int = 64,
-    points: Sequence[int] | None = None,
-    steps: int = 64,
-    scale: int = 2,
-    duration_s: float = 5.0,
-    strip_frames: int = 8,
-    caption: bool = True,
-    device: str | torch.device = "cpu",
-) -> InterpolationRecord:
-    """Render the movie of ``generator_path`` into ``out_dir``; writes and returns its ``interpolation.json`` record.
+def run(cfg: InterpolateConfig, run_dir: Path) -> InterpolationRecord:
+    """The task (``python -m biogans.interpolate``): render the movie of ``cfg.generator`` into ``run_dir``;
+    returns its ``interpolation.json`` record (the task contract writes it, with its status and config).
 
-    Every setting is checked before the checkpoint is read, so a typo costs no loading time.
+    The settings were checked at start-up (:func:`biogans.config.check_config`), before the
+    checkpoint is read.
     """
-    if batch_size < 3:
-        raise ConfigError(f"batch_size must be >= 3 to hold start, middle and end, got {batch_size}")
+    generator_path, model = str(cfg.generator), cfg.model.name if cfg.model is not None else None
+    seed, batch_size, points, steps = cfg.seed, cfg.batch_size, cfg.points, cfg.steps
+    scale, duration_s, caption = cfg.scale, cfg.duration_s, cfg.caption
     chosen = choose_points(batch_size, seed) if points is None else check_points(points, batch_size)
-    if steps < 2:
-        raise ConfigError(f"steps must be >= 2 (a leg needs its two ends), got {steps}")
-    if scale < 1:
-        raise ConfigError(f"scale must be >= 1, got {scale}")
-    if not (duration_s > 0 and math.isfinite(duration_s)):
-        raise ConfigError(f"duration_s must be a positive number of seconds, got {duration_s}")
     n_frames = 2 * steps - 1
-    strip = strip_indices(n_frames, strip_frames)
+    strip = strip_indices(n_frames, cfg.strip_frames)
 
-    generator = load_generator(generator_path, model=model, device=resolve_device(str(device)))
+    generator = load_generator(generator_path, model=model, device=resolve_device(cfg.device))
     spec = generator.spec
     batch = fixed_noise(batch_size, generator.nz, getattr(generator, "red_nz", 0), seed)
     z = latent_path(batch[chosen[0]], batch[chosen[1]], batch[chosen[2]], steps)
@@ -409,7 +371,7 @@ def make_cell_cycle_movie(
     frames = images_to_channels(images)
     panels = frames_to_rgb_panels(images, scale)
 
-    out = Path(out_dir)
+    out = Path(run_dir)
     files = {key: out / name for key, name in OUTPUT_NAMES.items()}
     frame_ms = write_gif(panels, files["gif"], duration_s, names if caption else None)
     write_strip(panels, files["strip"], strip, names if caption else None)
@@ -438,7 +400,6 @@ def make_cell_cycle_movie(
         tiff={"format": "OME-TIFF", "axes": "TCYX", "dtype": "uint8"},
         files={key: path.name for key, path in files.items()},
     )
-    write_record(out, record)  # also here, so that a direct call leaves the same files as the tool
     return record
 
 

@@ -60,14 +60,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 from torchvision.utils import make_grid
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from biogans.core.checkpoint import load_generator
-from biogans.config import Optimise, to_plain
+from biogans.config import Optimise, ReconstructConfig, as_plain
 from biogans.core.data.batches import normalise
 from biogans.core.data.lin import LinFolder
 from biogans.core.data.neighbours import nearest
@@ -86,7 +85,6 @@ from biogans.core.records import (
     ReconstructionRecord,
     ReconstructionSummary,
     median_mad,
-    write_record,
 )
 from biogans.core.samples import to_rgb, write_png
 from biogans.tasks.training import resolve_device
@@ -101,10 +99,10 @@ __all__ = [
     "optimise_latent",
     "panel_grid",
     "reconstruct_batch",
+    "run",
     "run_reconstruction",
     "summarise",
     "summary_line",
-    "write_result",
 ]
 
 log = logging.getLogger(__name__)
@@ -327,8 +325,9 @@ def summarise(images: Sequence[ImageReconstruction]) -> ReconstructionSummary:
     return ReconstructionSummary(n=len(images), **out)
 
 
-def summary_line(result: ReconstructionRecord) -> str:
-    """The one line the entry point prints, e.g. ``star joint: L2 0.081 +- 0.012 over 384 images (6 classes)``."""
+def summary_line(result: ReconstructionRecord, run_dir: str | Path | None = None) -> str:
+    """The one line the entry point prints, e.g. ``star joint: L2 0.081 +- 0.012 over 384 images (6 classes)``
+    (then ``-> RUN_DIR``, given ``run_dir``)."""
     overall, generator = result.overall, result.generator
     assert overall is not None and generator is not None
 
@@ -338,7 +337,7 @@ def summary_line(result: ReconstructionRecord) -> str:
     return (
         f"biogans.reconstruct: {generator.model} {result.optimise}: "
         f"L2 {fmt(overall.l2_median)} +- {fmt(overall.l2_mad)} over {overall.n} images "
-        f"({len(result.classes)} classes)"
+        f"({len(result.classes)} classes)" + (f" -> {run_dir}" if run_dir is not None else "")
     )
 
 
@@ -376,44 +375,14 @@ class Plan:
     pools: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def _positive(cfg: DictConfig, key: str, low: int) -> int:
-    value = int(cfg[key])
-    if value < low:
-        raise ConfigError(f"{key} must be >= {low}, got {value}")
-    return value
-
-
-def check_settings(cfg: DictConfig) -> None:
-    """Settings that need no file, checked first."""
-    if cfg.generator is None or not str(cfg.generator).strip():
-        raise ConfigError(
-            "generator=PATH is required: the checkpoint whose latent space reconstructs the images, "
-            "e.g. generator=outputs/train/RUN/checkpoints/last.pt"
-        )
-    for key, low in (("batch_size", 1), ("trials", 1), ("steps", 1), ("max_iter", 1), ("panels", 0)):
-        _positive(cfg, key, low)
-    if cfg.max_images_per_class is not None and int(cfg.max_images_per_class) < 1:
-        raise ConfigError(f"max_images_per_class must be >= 1 or null, got {cfg.max_images_per_class}")
-    if not float(cfg.lr) > 0:
-        raise ConfigError(f"lr must be > 0, got {cfg.lr}")
-    if cfg.classes is not None:
-        names = [str(c) for c in cfg.classes]
-        if not names:
-            raise ConfigError("classes=[] names no class; give null (the generator's classes) or some names")
-        doubles = sorted({c for c in names if names.count(c) > 1})
-        if doubles:
-            raise ConfigError(f"classes lists {doubles} more than once")
-
-
-def plan_reconstruction(cfg: DictConfig) -> Plan:
+def plan_reconstruction(cfg: ReconstructConfig) -> Plan:
     """Load the generator and both sets, pick the images, and check that it all fits.
 
     Every user error (no generator, not a generator, separable on a model without red
     noise, unknown class, generator and data disagreeing, no test folder) is raised here
-    as a :class:`ConfigError`/``DataError``/``CheckpointError`` naming the value.
+    as a :class:`ConfigError`/``DataError``/``CheckpointError`` naming the value; the settings
+    themselves were checked at start-up (:func:`biogans.config.check_config`).
     """
-
-    check_settings(cfg)
     device = resolve_device(cfg.device)
     path = Path(str(cfg.generator)).expanduser().absolute()
     model = cfg.model.name if cfg.model is not None else None
@@ -421,7 +390,7 @@ def plan_reconstruction(cfg: DictConfig) -> Plan:
     generator.requires_grad_(False)  # gradients flow to z only
     spec = dict(generator.spec)
     view = class_view(generator)
-    optimise = str(to_plain(cfg.optimise))
+    optimise = str(as_plain(cfg.optimise))
     red_nz = int(getattr(view, "red_nz", 0))
     if optimise == Optimise.separable.value and not (spec.get("separable") and 0 < red_nz < int(view.nz)):
         raise ConfigError(
@@ -429,7 +398,7 @@ def plan_reconstruction(cfg: DictConfig) -> Plan:
             f"(kind {spec.get('kind')}, separable={spec.get('separable')}) generator; use optimise=joint"
         )
     check_image_size(spec, cfg.dataset, str(path))
-    which = str(to_plain(cfg.set))
+    which = str(as_plain(cfg.set))
     data = read_set(cfg.dataset, which)
     conditional = is_class_conditional(spec)
     if conditional:
@@ -460,7 +429,13 @@ def _renderer(view: nn.Module, tower: int | None) -> Render:
     return lambda z: view(z, tower=tower)
 
 
-def run_reconstruction(cfg: DictConfig, out_dir: str | Path) -> ReconstructionRecord:
+def run(cfg: ReconstructConfig, run_dir: Path) -> ReconstructionRecord:
+    """The task (``python -m biogans.reconstruct``): panels into ``run_dir``, the ``reconstruction.json`` record
+    returned (the task contract, :func:`biogans.tasks.contract.run_task`, writes it)."""
+    return run_reconstruction(cfg, run_dir)
+
+
+def run_reconstruction(cfg: ReconstructConfig, out_dir: str | Path) -> ReconstructionRecord:
     """Reconstruct the images ``cfg`` selects; write the panels into ``out_dir``.
 
     Returns the ``reconstruction.json`` record (the task contract writes it).  ``cfg`` is a
@@ -582,8 +557,3 @@ def run_reconstruction(cfg: DictConfig, out_dir: str | Path) -> ReconstructionRe
 
 def _fmt(value: float | None) -> str:
     return "nan" if value is None else f"{value:.4g}"
-
-
-def write_result(out_dir: str | Path, result: ReconstructionRecord) -> Path:
-    """``reconstruction.json`` in ``out_dir`` (atomically); returns its path."""
-    return write_record(out_dir, result)

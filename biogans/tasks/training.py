@@ -25,20 +25,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from biogans.core.checkpoint import load_checkpoint, require_biogans_checkpoint, save_checkpoint
-from biogans.config import ModelKind, to_plain
+from biogans.config import ModelKind, TrainConfig, as_plain
 from biogans.core.data.batches import Batches
-from biogans.core.data.sources import load_folder
 from biogans.core.data.splits import folder_fingerprint
 from biogans.core.errors import CheckpointError, ConfigError, TrainingError
 from biogans.core.records import TrainRecord, write_record
-from biogans.core.losses import AdversarialLoss, critic_step, make_loss, make_optimizer
+from biogans.core.losses import AdversarialLoss, critic_step
 from biogans.core.models import build_critic, build_generator, make_spec
 from biogans.core.samples import fixed_noise, sample_sheet, write_png
+from biogans.tasks.common import loss_from, optimizer_from, read_set
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +46,23 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when present, else CPU; an explicit CUDA device must exist."""
+    """``auto`` is CUDA when present, else CPU; an explicit CUDA device must exist on this machine.
+
+    The spelling (auto, cpu, cuda, cuda:N) was checked at start-up (biogans.config); what
+    this machine has is checked here.
+    """
     name = str(name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ConfigError(f"device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from exc
+    device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
             f"device={name} was asked for but this machine has no usable CUDA GPU; use device=auto or cpu"
+        )
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(
+            f"device={name} was asked for but this machine has {torch.cuda.device_count()} CUDA device(s) "
+            f"(cuda:0..cuda:{torch.cuda.device_count() - 1})"
         )
     return device
 
@@ -71,10 +76,10 @@ class TrainData:
     fingerprint: str
 
 
-def make_train_data(cfg: DictConfig, device: torch.device, rng: torch.Generator) -> TrainData:
+def make_train_data(cfg: TrainConfig, device: torch.device, rng: torch.Generator) -> TrainData:
     """Read the training folder onto ``device`` and build the view the model kind needs."""
-    folder = load_folder(cfg.dataset, "train")
-    kind = to_plain(cfg.model.kind)
+    folder = read_set(cfg.dataset, "train")
+    kind = as_plain(cfg.model.kind)
     if kind != ModelKind.joint.value and len(folder.class_names) < 2:
         raise ConfigError(
             f"model={cfg.model.name} renders one image per class and needs at least 2 classes, but "
@@ -93,7 +98,9 @@ def make_train_data(cfg: DictConfig, device: torch.device, rng: torch.Generator)
     else:
         from biogans.core.data.multichannel import multichannel_batches
 
-        batches = multichannel_batches(folder, cfg, images, rng)
+        batches = multichannel_batches(
+            folder, images, rng, batch_size=cfg.train.batch_size, cache_dir=cfg.dataset.cache_dir
+        )
     return TrainData(batches, list(folder.class_names), folder_fingerprint(folder.class_names, folder.files))
 
 
@@ -145,30 +152,25 @@ def train_iteration(
 class Trainer:
     """Builds everything a run needs from a composed ``TrainConfig`` and runs the loop."""
 
-    def __init__(self, cfg: DictConfig, run_dir: str | Path) -> None:
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.sample_dir = self.run_dir / "samples"
-        self.total = int(cfg.train.iterations)
-        if self.total < 1:
-            raise ConfigError(f"train.iterations must be >= 1, got {self.total}")
-        for key in ("checkpoint_every", "sample_every", "log_every", "n_samples"):
-            if int(cfg.train[key]) < 1:
-                raise ConfigError(f"train.{key} must be >= 1, got {cfg.train[key]}")
+        self.total = int(cfg.train.iterations)  # train.* were checked at start-up (biogans.config)
         self.device = resolve_device(cfg.device)
         self.seed = int(cfg.seed)
         torch.manual_seed(self.seed)
         self.rng = torch.Generator(self.device).manual_seed(self.seed)
         self.data = make_train_data(cfg, self.device, self.rng)
         self.spec = make_spec(
-            cfg.model, self.data.class_names, list(cfg.dataset.image_size), bool(cfg.loss.critic_batchnorm)
+            as_plain(cfg.model), self.data.class_names, list(cfg.dataset.image_size), bool(cfg.loss.critic_batchnorm)
         )
         self.generator = build_generator(self.spec).to(self.device)
         self.critic = build_critic(self.spec).to(self.device)
-        self.loss = make_loss(cfg.loss)
-        self.opt_g = make_optimizer(cfg.optimizer, self.generator.parameters())
-        self.opt_d = make_optimizer(cfg.optimizer, self.critic.parameters())
+        self.loss = loss_from(cfg.loss)
+        self.opt_g = optimizer_from(cfg.optimizer, self.generator.parameters())
+        self.opt_d = optimizer_from(cfg.optimizer, self.critic.parameters())
         self.z_fixed = fixed_noise(int(cfg.train.n_samples), self.generator.nz, self.generator.red_nz, self.seed).to(
             self.device
         )
@@ -192,7 +194,7 @@ class Trainer:
             "config": self.spec,
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),
-            "loss": to_plain(self.cfg.loss.name),
+            "loss": as_plain(self.cfg.loss.name),
         }
         if full:
             payload.update(
@@ -203,7 +205,7 @@ class Trainer:
                 batches=self.data.batches.state_dict(),
                 data_fingerprint=self.data.fingerprint,
                 snapshots=list(self.snapshots),
-                run_config=to_plain(self.cfg),
+                run_config=as_plain(self.cfg),
             )
         return payload
 
@@ -222,9 +224,9 @@ class Trainer:
         require_biogans_checkpoint(data, path)
         if "optimizer_critic" not in data:
             raise CheckpointError(f"{path} has no training state (optimizers, RNG); it cannot be resumed")
-        if data.get("loss") != to_plain(self.cfg.loss.name):
+        if data.get("loss") != as_plain(self.cfg.loss.name):
             raise ConfigError(
-                f"{self.run_dir} was trained with loss={data.get('loss')}, now loss={to_plain(self.cfg.loss.name)}; "
+                f"{self.run_dir} was trained with loss={data.get('loss')}, now loss={as_plain(self.cfg.loss.name)}; "
                 "give a fresh hydra.run.dir"
             )
         if data["config"] != self.spec:
@@ -270,17 +272,15 @@ class Trainer:
 
     def write_metrics(self, status: str, error: str | None = None, rate: float | None = None) -> TrainRecord:
         """Write (and return) ``metrics.json``, the run's record, with its progress so far."""
-        from biogans.tasks.contract import plain_config
-
         remaining = self.total - self.iteration
         record = TrainRecord(
             status=status,
-            config=plain_config(self.cfg),
+            config=as_plain(self.cfg),
             error=error,
             iteration=self.iteration,
             iterations=self.total,
             model=self.spec["name"],
-            loss=to_plain(self.cfg.loss.name),
+            loss=as_plain(self.cfg.loss.name),
             dataset=str(self.cfg.dataset.name),
             classes=list(self.spec["class_names"]),
             device=str(self.device),
@@ -368,7 +368,7 @@ class Trainer:
         log.info(
             "training %s with %s on %s (%s), %d classes, iterations %d..%d, run dir %s",
             self.spec["name"],
-            to_plain(self.cfg.loss.name),
+            as_plain(self.cfg.loss.name),
             self.cfg.dataset.name,
             self.device,
             len(self.data.class_names),
@@ -401,7 +401,7 @@ class Trainer:
     def _loop(self) -> str:
         """Iterate until done or stopped by a signal; returns the final status."""
         cfg = self.cfg.train
-        desc = f"train {self.spec['name']}/{to_plain(self.cfg.loss.name)}"
+        desc = f"train {self.spec['name']}/{as_plain(self.cfg.loss.name)}"
         window_start, window_iters = time.time(), 0
         with (
             logging_redirect_tqdm(),
@@ -473,6 +473,20 @@ class Trainer:
         eta = (self.total - it) / self.rate if self.rate else float("nan")
         losses = "  ".join(f"{k} {v:.4f}" for k, v in scalars.items() if k != "critic_steps")
         log.info("iter %d/%d  %s  %.2f it/s  ETA %s", it, self.total, losses, self.rate, _format_seconds(eta))
+
+
+
+def run(cfg: TrainConfig, run_dir: Path) -> TrainRecord:
+    """The task (``python -m biogans.train``): train into ``run_dir``, resuming from its ``checkpoints/last.pt``."""
+    return Trainer(cfg, run_dir).run()
+
+
+def summary_line(record: TrainRecord, run_dir: str | Path) -> str:
+    """The one line the entry point prints when training ends."""
+    return (
+        f"biogans.train: {record.model} {record.loss} {record.status} at iteration {record.iteration} "
+        f"of {record.iterations} -> {run_dir}"
+    )
 
 
 class LossWatch:

@@ -50,13 +50,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, ListConfig
 from torch import nn
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from biogans.core.checkpoint import load_generator
-from biogans.config import C2STMode, ModelKind, to_plain
+from biogans.config import C2STConfig, C2STMode, ModelKind, as_plain, class_groups
 from biogans.core.data.batches import Batches
 from biogans.core.data.lin import LinFolder
 from biogans.core.errors import ConfigError, DataError, TrainingError
@@ -67,11 +66,13 @@ from biogans.tasks.common import (
     fresh_critic,
     generator_info,
     is_class_conditional,
+    loss_from,
+    optimizer_from,
     read_set,
     split_pools,
 )
-from biogans.core.records import C2STRecord, GeneratorInfo, SetClasses, write_record
-from biogans.core.losses import AdversarialLoss, critic_step, make_loss, make_optimizer
+from biogans.core.records import C2STRecord, GeneratorInfo, SetClasses
+from biogans.core.losses import AdversarialLoss, critic_step
 from biogans.tasks.training import resolve_device
 
 log = logging.getLogger(__name__)
@@ -224,33 +225,6 @@ class RealSide:
         return Batches(self.images, pools, batch_size, rng, stacked=self.stacked)
 
 
-def class_groups(classes: Any) -> list[list[str]] | None:
-    """``classes`` of real_vs_real as the class lists of sides a and b (``None``: all classes).
-
-    Each of the two entries is a class name or a list of class names: ``[Alp14,Tea1]`` is
-    one class against another (Table 1), ``[[Alp14,Tea1],Cki2]`` two classes pooled
-    against a third.
-    """
-    if classes is None:
-        return None
-    items = list(classes)
-    if len(items) != 2:
-        raise ConfigError(
-            "mode=real_vs_real compares two classes or class sets: classes=[A,B] or classes=[[A1,A2],B] "
-            f"(or classes=null for all of dataset.classes), got {len(items)}: {to_plain(classes)}"
-        )
-    groups = []
-    for item in items:
-        group = [str(c) for c in item] if isinstance(item, (list, tuple, ListConfig)) else [str(item)]
-        if not group:
-            raise ConfigError(f"classes={to_plain(classes)}: a side with no class")
-        doubles = sorted({c for c in group if group.count(c) > 1})
-        if doubles:
-            raise ConfigError(f"classes={to_plain(classes)} lists {doubles} twice on one side")
-        groups.append(group)
-    return groups
-
-
 def load_side(
     dataset_cfg: Any,
     folder: LinFolder,
@@ -289,42 +263,20 @@ def _streams(seed: int, device: torch.device) -> dict[str, torch.Generator]:
     return {name: torch.Generator(device).manual_seed(seed * 16 + k) for k, name in enumerate(_STREAMS)}
 
 
-def _check_common(cfg: DictConfig) -> None:
-    """Settings every mode needs, checked before any file is read."""
-    for key, low in (("iterations", 1), ("batch_size", 1), ("eval_passes", 1), ("ndf", 2)):
-        if int(cfg[key]) < low:
-            raise ConfigError(f"{key} must be >= {low}, got {cfg[key]}")
-    if int(cfg.split) < 0:
-        raise ConfigError(
-            f"split must be >= 0 (one of the split files of `python -m biogans.prepare`), got {cfg.split}"
-        )
-
-
-def _fresh_test(cfg: DictConfig, spec: Mapping[str, Any], device: torch.device):
+def _fresh_test(cfg: C2STConfig, spec: Mapping[str, Any], device: torch.device):
     """The test's critic (seeded by ``cfg.seed``), its loss and optimizer, and the loss's name."""
     torch.manual_seed(int(cfg.seed))
     critic = fresh_critic(spec, batchnorm=bool(cfg.loss.critic_batchnorm), ndf=int(cfg.ndf)).to(device)
-    return critic, make_loss(cfg.loss), make_optimizer(cfg.optimizer, critic.parameters()), to_plain(cfg.loss.name)
+    return critic, loss_from(cfg.loss), optimizer_from(cfg.optimizer, critic.parameters()), as_plain(cfg.loss.name)
 
 
 # --------------------------------------------------------------------------- the two modes
 
 
-def fake_vs_real(cfg: DictConfig) -> C2STRecord:
+def fake_vs_real(cfg: C2STConfig) -> C2STRecord:
     """A trained generator against split ``cfg.split`` of the ``real_set``: the ``c2st.json`` record."""
 
     started = time.time()
-    _check_common(cfg)
-    if cfg.generator is None or not str(cfg.generator).strip():
-        raise ConfigError(
-            "mode=fake_vs_real needs generator=PATH (a checkpoint, e.g. outputs/train/RUN/checkpoints/last.pt); "
-            "or use mode=real_vs_real"
-        )
-    if cfg.classes is not None:
-        raise ConfigError(
-            f"classes={list(cfg.classes)} is for mode=real_vs_real; a generator is judged on its own classes "
-            "(choose the data's classes with dataset.classes=[...])"
-        )
     device = resolve_device(cfg.device)
     seed = int(cfg.seed)
     path = Path(str(cfg.generator)).expanduser().absolute()
@@ -333,7 +285,7 @@ def fake_vs_real(cfg: DictConfig) -> C2STRecord:
     spec = generator.spec
     info = generator_info(path, generator)
     check_image_size(spec, cfg.dataset, str(path))
-    real_set = to_plain(cfg.real_set)
+    real_set = as_plain(cfg.real_set)
     folder = read_set(cfg.dataset, real_set)
     check_generator_classes(spec, folder.class_names, str(path))
     conditional = is_class_conditional(spec)
@@ -405,25 +357,13 @@ def fake_vs_real(cfg: DictConfig) -> C2STRecord:
     )
 
 
-def real_vs_real(cfg: DictConfig) -> C2STRecord:
+def real_vs_real(cfg: C2STConfig) -> C2STRecord:
     """Two sets of real images (``classes``/``sets``) against each other: the ``c2st.json`` record."""
 
     started = time.time()
-    _check_common(cfg)
-    if cfg.generator is not None:
-        raise ConfigError(f"generator={cfg.generator} is only used with mode=fake_vs_real; drop it or change mode")
-    sets = [to_plain(s) for s in cfg.sets]
-    if len(sets) != 2:
-        raise ConfigError(f"sets must name two sets [set_a, set_b], e.g. sets=[train,test]; got {sets}")
+    # the sets, classes and generator were checked at start-up (biogans.config.check_config)
+    sets = [as_plain(s) for s in cfg.sets]
     groups = class_groups(cfg.classes)
-    if sets[0] == sets[1]:
-        shared = None if groups is None else [c for c in groups[0] if c in groups[1]]
-        if shared is None or shared:
-            what = "all classes" if shared is None else f"class(es) {shared}"
-            raise ConfigError(
-                f"sets={sets} with {what} on both sides compares images with themselves; "
-                "use two different sets (sets=[train,test]) or classes that do not overlap"
-            )
     device = resolve_device(cfg.device)
     seed = int(cfg.seed)
     # each set is read once, with every class either side needs from it
@@ -508,16 +448,24 @@ def real_vs_real(cfg: DictConfig) -> C2STRecord:
     )
 
 
-def run_c2st(cfg: DictConfig) -> C2STRecord:
+def run(cfg: C2STConfig, run_dir: Path) -> C2STRecord:
+    """The task (``python -m biogans.c2st``): the test ``cfg.mode`` asks for, as the ``c2st.json`` record.
+
+    The record is written by the task contract (:func:`biogans.tasks.contract.run_task`).
+    """
+    return run_c2st(cfg)
+
+
+def run_c2st(cfg: C2STConfig) -> C2STRecord:
     """The test ``cfg.mode`` asks for."""
-    mode = to_plain(cfg.mode)
+    mode = as_plain(cfg.mode)
     if mode == C2STMode.real_vs_real.value:
         return real_vs_real(cfg)
     return fake_vs_real(cfg)
 
 
 def _result_dict(
-    cfg: DictConfig,
+    cfg: C2STConfig,
     result: TwoSampleResult,
     device: torch.device,
     started: float,
@@ -529,10 +477,10 @@ def _result_dict(
     """The ``c2st.json`` record of one test (status and config are the task contract's to set)."""
     return C2STRecord(
         status="done",
-        mode=to_plain(cfg.mode),
+        mode=as_plain(cfg.mode),
         score=result.score,
         per_class=per_class,
-        loss=to_plain(cfg.loss.name),
+        loss=as_plain(cfg.loss.name),
         split=int(cfg.split),
         iterations=int(cfg.iterations),
         batch_size=int(cfg.batch_size),
@@ -551,20 +499,16 @@ def _result_dict(
     )
 
 
-def write_result(out_dir: str | Path, result: C2STRecord) -> Path:
-    """Write ``c2st.json`` into ``out_dir``; returns its path."""
-    return write_record(out_dir, result)
-
-
-def summary_line(result: C2STRecord) -> str:
-    """The one-line summary the entry point prints."""
+def summary_line(result: C2STRecord, run_dir: str | Path | None = None) -> str:
+    """The one-line summary the entry point prints (with where ``c2st.json`` is, given ``run_dir``)."""
+    where = f" -> {Path(run_dir) / 'c2st.json'}" if run_dir is not None else ""
     head = f"biogans.c2st: {result.mode} {result.loss} split {result.split}: score {result.score:.3f}"
     if result.per_class:
         head += " (" + ", ".join(f"{name} {value:.3f}" for name, value in result.per_class.items()) + ")"
     gen = result.generator
     if gen is not None:
         iteration = "iteration ?" if gen.iteration is None else f"iteration {gen.iteration}"
-        return f"{head} [generator {gen.path}, {iteration}]"
+        return f"{head} [generator {gen.path}, {iteration}]{where}"
     a, b = result.a, result.b
     assert a is not None and b is not None
-    return f"{head} [a: {','.join(a.classes)} ({a.set}), b: {','.join(b.classes)} ({b.set})]"
+    return f"{head} [a: {','.join(a.classes)} ({a.set}), b: {','.join(b.classes)} ({b.set})]{where}"
