@@ -177,7 +177,7 @@ class GeneratorLayer(nn.Module):
             return torch.tanh(x)
         assert bn is not None
         x = bn(x) if channels is None else batch_norm_part(bn, x, channels)
-        return F.relu(x)
+        return F.relu(x, inplace=True)  # x is a fresh BN output, which BN's backward does not need
 
     def forward_loop(
         self, reds: list[torch.Tensor] | None, greens: list[torch.Tensor]
