@@ -63,11 +63,16 @@ def _record_state(run_dir: Path, tool: str) -> tuple[str, str] | None:
 
 def sweep_jobs(manifest_path: Path, live: set[str]) -> list[JobView]:
     """The jobs of one sweep (its ``sweep.json``), each with its state now."""
-    from hydra_plugins.biogans_launcher._plan import Manifest
+    from hydra_plugins.biogans_launcher._plan import WAITING_KEY, Manifest
 
     manifest = Manifest.load(manifest_path.parent)
     views = []
     for name, entry in sorted(manifest.jobs.items()):
+        if name.startswith(WAITING_KEY):  # never composed: no directory yet, shown by its overrides
+            shown = Path(f"{manifest.sweep_dir}: {' '.join(entry.get('overrides') or [])}")
+            if entry.get("input") and not Path(entry["input"]).exists():
+                views.append(JobView("waiting", shown, f"for {entry['input']}"))
+            continue
         run_dir = manifest.sweep_dir / name
         logs = [x for x in entry.get("logs") or [] if x]
         slurm = entry.get("slurm_job")

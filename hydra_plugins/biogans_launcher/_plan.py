@@ -48,6 +48,8 @@ from omegaconf.errors import OmegaConfBaseException
 log = logging.getLogger("biogans.sweep")
 
 MANIFEST = "sweep.json"
+#: manifest key prefix of a job that waits for its input and was not composed (no directory yet)
+WAITING_KEY = "waiting: "
 MANIFEST_FORMAT = "biogans-sweep-v1"
 
 #: actions, in the order a summary lists them
@@ -85,9 +87,13 @@ class Job:
     slurm_job: str | None = None
     #: the config handed to the contract (kept from planning to read the state again after the run)
     cfg: Any = field(default=None, repr=False, compare=False)
+    #: a job waiting for its input, not composed (its directory is not known yet)
+    uncomposed: bool = False
 
     @property
     def name(self) -> str:
+        if self.uncomposed:
+            return f"{WAITING_KEY}{' '.join(self.overrides)}"
         try:
             return str(self.dir.relative_to(self.sweep_dir))
         except ValueError:
@@ -100,7 +106,8 @@ class Job:
             parts.insert(0, f"slurm job {self.slurm_job}")
         if self.state in ("failed", "conflict") and self.logs:
             parts.append(f"log: {', '.join(self.logs)}")
-        return f"  {self.state:<11} {self.dir}" + (f"  ({'; '.join(parts)})" if parts else "")
+        where = f"{self.sweep_dir}: {' '.join(self.overrides)}" if self.uncomposed else str(self.dir)
+        return f"  {self.state:<11} {where}" + (f"  ({'; '.join(parts)})" if parts else "")
 
 
 def _one_line(text: str, limit: int = 400) -> str:
@@ -142,6 +149,8 @@ class Manifest:
 
     def update(self, jobs: Iterable[Job]) -> None:
         for job in jobs:
+            if not job.uncomposed:  # it has a directory now: forget it as a placeholder
+                self.jobs.pop(f"{WAITING_KEY}{' '.join(job.overrides)}", None)
             self.jobs[job.name] = {
                 "num": job.num,
                 "overrides": list(job.overrides),
@@ -150,6 +159,7 @@ class Manifest:
                 "input": os.path.abspath(job.input) if job.input else None,
                 "logs": list(job.logs),
                 "slurm_job": job.slurm_job,
+                "dir": None if job.uncomposed else str(job.dir),
                 "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
 
@@ -243,6 +253,13 @@ def plan_sweep(
         num = initial_job_idx + offset
         overrides = list(overrides)
         what = f"job #{num} ({' '.join(overrides)})"
+        missing = missing_input(overrides)
+        if missing is not None:  # waits for a checkpoint: no need to compose it (figure 8 has 1,980 jobs)
+            sweep_dir = Path(str(OmegaConf.select(master, "hydra.sweep.dir")))
+            job = Job(num=num, overrides=overrides, dir=sweep_dir, sweep_dir=sweep_dir, input=missing, uncomposed=True)
+            job.state, job.action, job.detail = "waiting", "wait", f"its input {missing} does not exist yet"
+            jobs.append(job)
+            continue
         try:
             with job_config(loader, master, overrides, num) as (task_cfg, job_dir, sweep_dir):
                 job = Job(num=num, overrides=overrides, dir=job_dir, sweep_dir=sweep_dir, input=job_input(task_cfg))
@@ -274,6 +291,22 @@ def plan_sweep(
             job.logs = log_files(job)
     log.info("planned %d jobs in %.1f s", len(jobs), time.time() - started)
     return jobs
+
+
+def missing_input(overrides: Sequence[str]) -> str | None:
+    """The ``generator=`` path of a job's overrides if it plainly does not exist (else None).
+
+    Only literal paths are judged here; one with an interpolation is left to the composed
+    config (:func:`job_input`).
+    """
+    for line in overrides:
+        key, sep, value = line.partition("=")
+        if sep and key.lstrip("+") == "generator":
+            value = value.strip().strip("'\"")
+            if not value or "${" in value or value in ("null", "None"):
+                return None
+            return None if Path(value).exists() else value
+    return None
 
 
 def _decide(job: Job, before: dict[str, Any], retry_failed: bool) -> None:
@@ -309,6 +342,8 @@ def _mark_queued(jobs: list[Job], alive: Callable[[Sequence[str]], set[str]]) ->
 def _refuse_shared_dirs(jobs: list[Job]) -> None:
     seen: dict[Path, Job] = {}
     for job in jobs:
+        if job.uncomposed:
+            continue
         other = seen.setdefault(job.dir.resolve(), job)
         if other is not job:
             raise SweepError(
