@@ -23,8 +23,8 @@ from biogans.core.records import (
     GeneratorInfo,
     ImageReconstruction,
     InterpolationRecord,
-    PrepareRecord,
     PreparedSet,
+    PrepareRecord,
     ReconstructionRecord,
     ReconstructionSummary,
     RecordError,
@@ -41,8 +41,17 @@ CONFIG = {"loss": {"name": "wgangp"}, "split": 3, "progress": False}
 
 
 def c2st_done(**kw) -> C2STRecord:
-    fields = dict(status="done", config=CONFIG, mode="real_vs_real", score=-0.5, loss="wgangp", split=3,
-                  a=SetClasses("train", ["Alp14"]), b=SetClasses("test", ["Tea1"]), train_curve=[[1, 0.5]])  # fmt: skip
+    fields = {
+        "status": "done",
+        "config": CONFIG,
+        "mode": "real_vs_real",
+        "score": -0.5,
+        "loss": "wgangp",
+        "split": 3,
+        "a": SetClasses("train", ["Alp14"]),
+        "b": SetClasses("test", ["Tea1"]),
+        "train_curve": [[1, 0.5]],
+    }
     return C2STRecord(**{**fields, **kw})
 
 
@@ -113,8 +122,8 @@ def test_files_of_the_previous_release_are_read_without_a_config(tmp_path):
         ('{"format": "biogans-c2st-v2", "status": "running", "a": {"classes": []}}', "has no 'a.set'"),
         ('{"format": "biogans-c2st-v2", "status": "running", "per_class": {"A": null}}',
          "per_class['A'] should be a number, got None"),
-        ('{"format": "biogans-c2st-v2", "status": "done", "mode": "fake_vs_real", "score": NaN, "loss": "gan", '
-         '"split": 0}', "non-finite score"),
+        (('{"format": "biogans-c2st-v2", "status": "done", "mode": "fake_vs_real", "score": NaN, "loss": "gan", '
+          '"split": 0}'), "non-finite score"),
     ],
 )  # fmt: skip
 def test_a_broken_file_is_refused_naming_the_file_and_the_problem(content, message, tmp_path):
