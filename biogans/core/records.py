@@ -433,11 +433,11 @@ class BenchRow:
     seconds: float | None = None
     it_per_s: float | None = None
     reference_seconds: float | None = None
-    #: reference_seconds / seconds
+    #: the reference's time over ours: the median over rounds of their ratio
     speedup: float | None = None
     other_towers: str | None = None
     other_seconds: float | None = None
-    #: other_seconds / seconds
+    #: the other implementation's time over ours, likewise
     other_ratio: float | None = None
     flops: int | None = None
     flop_per_s: float | None = None
