@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import itertools
 import math
+from functools import partial
 
 import numpy as np
 import pytest
+import torch
+from conftest import TINY_DATA, typed
 
-from biogans.core.records import Separation
+from biogans.core.models import Critic
+from biogans.core.records import C2STRecord, Separation, SetClasses
 from biogans.core.two_sample_stats import (
     accuracy,
     auc,
@@ -23,6 +27,15 @@ from biogans.core.two_sample_stats import (
     per_image,
     separation,
     train_threshold,
+)
+from biogans.tasks.common import loss_from, read_set, two_sample_critic
+from biogans.tasks.two_sample import (
+    a_side_sign,
+    load_side,
+    readable_line,
+    score_critic,
+    separations,
+    summary_line,
 )
 
 
@@ -111,3 +124,74 @@ def test_p_values_read_at_a_glance():
     assert format_p(1e-40) == "p < 1e-30"
     assert format_p(3.2e-7) == "p = 3e-07"
     assert format_p(0.4234) == "p = 0.42" and format_p(0.0123) == "p = 0.012"
+
+
+def test_the_summary_line_reads_at_a_glance():
+    record = C2STRecord(
+        status="done", mode="real_vs_real", score=15.437, loss="wgangp", split=3,
+        a=SetClasses("train", ["Tea1"]), b=SetClasses("test", ["Cki2"]),
+        separation=Separation(auc=0.9712, p_value=1e-35, accuracy=0.9123, n_a=64, n_b=64),
+    )  # fmt: skip
+    line = readable_line(record)
+    assert line == (
+        "Tea1 (train) vs Cki2 (test) (split 3, wgangp): score 15.4, AUC 0.97 (p < 1e-30), accuracy 0.91 "
+        "on 2 x 64 held-out images"
+    )
+    assert summary_line(record).splitlines()[0] == line  # then the technical line
+    record.separation = None  # a file from before the statistics: the score alone
+    assert readable_line(record) == "Tea1 (train) vs Cki2 (test) (split 3, wgangp): score 15.4"
+
+
+# --------------------------------------------------------------------------- on the critic's real scores
+
+
+def tower_weights(star: Critic, tower: int) -> dict[str, torch.Tensor]:
+    """Critic ``tower`` of a star-shaped critic as the state dict of a single DCGAN critic."""
+    n = star.n_towers
+    return {
+        key: value if key.endswith("num_batches_tracked") else value.chunk(n, dim=0)[tower].clone()
+        for key, value in star.state_dict().items()
+    }
+
+
+def test_star_critic_per_class_equals_critics_run_one_class_at_a_time(prepared_splits):
+    """The per-class statistics of a star-shaped critic are those of its class's critic alone."""
+    cfg = typed("c2st", [*TINY_DATA, "loss=gan", "mode=real_vs_real", "classes=[Tea1,Cki2]"])
+    classes = ["Alp14", "Cki2", "Tea1"]
+    sides = [
+        load_side(cfg.dataset, read_set(cfg.dataset, which, classes), which, 1, classes, True, torch.device("cpu"))
+        for which in ("test", "train")
+    ]
+    torch.manual_seed(0)
+    star = two_sample_critic(2, (48, 80), len(classes), batchnorm=True, ndf=8)
+    with torch.no_grad():  # running statistics that are not the identity
+        for m in star.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    rng = torch.Generator().manual_seed(0)
+    a, b = sides[0].batches("test", 4, rng), sides[1].batches("test", 4, rng)
+    # each class: 4 batches of 4 from its 12 test-set images (all drawn, 4 of them twice) and
+    # from its 24 train-set images (16 drawn once)
+    drawn = [(a.next_with_indices(), b.next_with_indices()) for _ in range(4)]
+    star_a, star_b = iter([x for x, _ in drawn]), iter([y for _, y in drawn])
+    held = score_critic(star, None, partial(next, star_a), partial(next, star_b), 4)
+    assert held.a.scores.shape == (3, 16)
+    sign = a_side_sign(loss_from(cfg.loss))
+    overall_star, per_class = separations(held, sign, [0.0, 0.0, 0.0])
+    assert per_class is not None and len(per_class) == 3
+    for c in range(3):
+        alone = two_sample_critic(2, (48, 80), None, batchnorm=True, ndf=8)
+        alone.load_state_dict(tower_weights(star, c))
+        one = iter([(x[0][c], x[1][c]) for x, _ in drawn])
+        other = iter([(y[0][c], y[1][c]) for _, y in drawn])
+        single = score_critic(alone, None, partial(next, one), partial(next, other), 4)
+        assert single.a.scores.shape == (1, 16)
+        torch.testing.assert_close(single.a.scores[0], held.a.scores[c])
+        mine, per = separations(single, sign, [0.0])
+        assert per is None
+        assert (mine.n_a, mine.n_b) == (per_class[c].n_a, per_class[c].n_b) == (12, 16)
+        for key in ("auc", "p_value", "accuracy"):
+            assert getattr(mine, key) == pytest.approx(getattr(per_class[c], key), rel=1e-9), (c, key)
+    assert overall_star.auc == pytest.approx(sum(s.auc for s in per_class) / 3)
+    assert (overall_star.n_a, overall_star.n_b) == (36, 48)

@@ -22,7 +22,7 @@ from biogans.core.data.sources import dataset_roots
 from biogans.core.data.splits import HALVES, load_split
 from biogans.core.errors import ConfigError
 from biogans.core.losses import AdversarialLoss, make_loss, make_optimizer
-from biogans.core.models import build_critic, is_conditional
+from biogans.core.models import Critic, is_conditional
 from biogans.core.models.views import StarView
 
 
@@ -140,12 +140,37 @@ def is_class_conditional(spec: Mapping[str, Any]) -> bool:
     return is_conditional(spec) or spec["kind"] == ModelKind.multichannel.value
 
 
-def fresh_critic(spec: Mapping[str, Any], batchnorm: bool, ndf: int) -> nn.Module:
-    """The two-sample test's critic for a generator: a DCGAN critic for joint models, one per
-    class (star-shaped) for conditional and multi-channel ones, with ``ndf`` and BN by loss."""
-    if is_class_conditional(spec):
-        spec = {**spec, "kind": ModelKind.star.value, "separable": True}
-    return build_critic(spec, batchnorm=batchnorm, ndf=ndf)
+def two_sample_critic(
+    channels: int, image_size: Sequence[int], towers: int | None, batchnorm: bool, ndf: int
+) -> Critic:
+    """A fresh critic for the two-sample test, built from what it judges.
+
+    Images of ``channels`` x ``image_size``; ``towers=None``: one DCGAN critic on
+    ``(B, C, H, W)``; ``towers=n``: a star-shaped critic, one DCGAN critic per class on
+    ``(n, B, C, H, W)`` (the sides are stacked per class).  Batch norm as the loss wants it
+    (``loss.critic_batchnorm``: off for WGAN-GP, whose penalty treats images one by one);
+    ``ndf`` is its width.  No generator is involved: real-vs-real tests have none.
+    """
+    if towers is not None and towers < 1:
+        raise ConfigError(f"a star-shaped critic needs at least one class, got {towers}")
+    if ndf < 2:
+        raise ConfigError(f"ndf must be >= 2, got {ndf}")
+    return Critic(
+        nc=int(channels),
+        ndf=int(ndf),
+        image_size=(int(image_size[0]), int(image_size[1])),
+        batchnorm=bool(batchnorm),
+        n_towers=towers or 1,
+        conditional=towers is not None,
+    )
+
+
+def fresh_critic(spec: Mapping[str, Any], batchnorm: bool, ndf: int) -> Critic:
+    """The two-sample test's critic for a generator's images (:func:`two_sample_critic`): one
+    DCGAN critic for joint models, one per class for conditional and multi-channel ones
+    (whose images are seen per class, red and green: :func:`class_view`)."""
+    towers = int(spec["n_classes"]) if is_class_conditional(spec) else None
+    return two_sample_critic(2, spec["image_size"], towers, batchnorm=batchnorm, ndf=ndf)
 
 
 def check_image_size(spec: Mapping[str, Any], dataset_cfg: Any, source: str) -> None:
