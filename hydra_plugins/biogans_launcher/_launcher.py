@@ -137,7 +137,7 @@ class BiogansSlurmLauncher(SlurmLauncher):
             save_manifests(jobs, tool)
         elif jobs:
             save_manifests(jobs, tool)
-        finish(jobs, title)
+        finish(jobs, title, launched=bool(to_run))
         return [returns.get(j.num) or _skipped_return(j) for j in jobs]
 
     # ------------------------------------------------------------------------ submission
@@ -282,5 +282,5 @@ class BiogansLocalLauncher(Launcher):
             save_manifests([job], tool)
         if jobs and not to_run:
             save_manifests(jobs, tool)
-        finish(jobs, title)
+        finish(jobs, title, launched=bool(to_run))
         return [returns.get(j.num) or _skipped_return(j) for j in jobs]

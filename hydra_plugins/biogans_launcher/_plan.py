@@ -386,12 +386,14 @@ def listing(lines: Sequence[tuple[str, str]], per_state: int = LIST_PER_STATE) -
     return out
 
 
-def finish(jobs: Sequence[Job], title: str) -> None:
-    """Log the final summary; raise :class:`SweepIncomplete` if any job failed or was refused."""
+def finish(jobs: Sequence[Job], title: str, launched: bool = True) -> None:
+    """Log the final summary (unless nothing was launched: the plan's said it all); raise
+    :class:`SweepIncomplete` if any job failed or was refused."""
     text = summary(jobs, title)
     bad = [j for j in jobs if j.state in ("failed", "conflict")]
     if bad:
-        log.error("%s", text)
+        if launched:
+            log.error("%s", text)
         raise SweepIncomplete(
             f"{len(bad)} of {len(jobs)} jobs failed or were refused:\n"
             + "\n".join(j.line() for j in bad)
@@ -399,7 +401,8 @@ def finish(jobs: Sequence[Job], title: str) -> None:
             + " ".join(sorted({str(j.sweep_dir) for j in jobs}))
             + " shows every job)"
         )
-    log.info("%s", text)
+    if launched:
+        log.info("%s", text)
 
 
 def save_manifests(jobs: Sequence[Job], tool: str) -> list[Path]:
