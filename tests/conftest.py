@@ -1,8 +1,14 @@
-"""Shared test helpers: a private data cache, tiny settings, and ways to run the entry points.
+"""Shared test helpers: a private data cache, tiny settings, ways to run the tools, trained runs.
 
-Tests run the real entry points, either in a subprocess (``python -m biogans.train ...``,
-exactly what a user types) or in-process through Hydra's compose API, always on the
-built-in synthetic data made small, on CPU.
+Tasks run in-process (:func:`run_in_process`: the config composed with Hydra's compose API,
+turned into typed values by the entry points' own check gate, run under the task contract),
+always on the built-in synthetic data made small, on CPU.  A subprocess
+(:func:`run_module`, exactly what a user types) is kept for what needs a process of its
+own: the command line's error message, exit status and "no traceback"
+(tests/test_cli_errors.py, one per entry point), stop signals and kills (tests/test_resume.py).
+
+Trained generators and prepared splits that several test files use are built once per
+session, in-process (:func:`trained_run`, :func:`star_run`, :func:`prepared_splits`).
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -73,12 +81,41 @@ def typed(config_name: str, overrides: list[str]):
     return typed_config(compose(config_name, overrides))
 
 
+@dataclass(frozen=True)
+class Ran:
+    """What an in-process run gives back: the task's record and the line the command prints."""
+
+    record: Any
+    stdout: str
+
+
+def run_in_process(tool: str, *overrides: str, run_dir: Path) -> Ran:
+    """``python -m biogans.<tool> overrides... hydra.run.dir=run_dir``, in this process.
+
+    The same path as the entry point (:func:`biogans.cli.run_tool`) up to its error policy:
+    compose, :func:`biogans.cli.typed_config` (schema, typed values, every check), then
+    :func:`biogans.tasks.contract.run_task` on ``run_dir``.  A bad input raises here what the
+    entry point turns into ``biogans.<tool>: error: ...`` and exit status 1: a
+    :class:`biogans.core.errors.BiogansError` (or Hydra's own composition error), so a test
+    asserts its type and message; tests/test_cli_errors.py checks that turning, once per tool.
+    """
+    import importlib
+
+    from biogans.tasks.contract import TASKS, run_task
+
+    record = run_task(tool, typed(tool, list(overrides)), run_dir)
+    return Ran(record, importlib.import_module(TASKS[tool]).summary_line(record, run_dir))
+
+
 def read_metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
 #: the run of the `trained_run` fixture: DCGAN + GAN, 150 iterations of batch 32 at half width
 TRAINED = [*TINY_DATA, "model=dcgan", "loss=gan", "model.ngf=32", "model.ndf=32", "train.batch_size=32"]
+
+#: the run of the `star_run` fixture: a star-shaped conditional generator, barely trained
+STAR = ["model=star", "loss=gan", *TINY, "train.iterations=2"]
 
 
 @pytest.fixture(scope="session")
@@ -89,19 +126,35 @@ def trained_run(tmp_path_factory) -> Path:
     give an almost untrained and a trained generator of the same run.
     """
     run = tmp_path_factory.mktemp("trained") / "run"
-    run_module(
+    run_in_process(
         "train", *TRAINED, "train.iterations=150", "train.checkpoint_at=[1,150]", "train.progress=false",
-        "device=cpu", f"hydra.run.dir={run}",
+        "device=cpu", run_dir=run,
     )  # fmt: skip
     return run
+
+
+@pytest.fixture(scope="session")
+def star_run(tmp_path_factory) -> Path:
+    """A real star-shaped generator from the trainer (:data:`STAR`: 2 iterations, six classes).
+
+    For the tools that render or judge conditional generators; its numbers mean nothing.
+    """
+    run = tmp_path_factory.mktemp("star") / "run"
+    run_in_process("train", *STAR, run_dir=run)
+    return run
+
+
+@pytest.fixture(scope="session")
+def star_checkpoint(star_run) -> Path:
+    """``checkpoints/last.pt`` of :func:`star_run`."""
+    return star_run / "checkpoints" / "last.pt"
 
 
 @pytest.fixture(scope="session")
 def prepared_splits(tmp_path_factory) -> Path:
     """The 10 evaluation splits of the tiny synthetic data (train and test sets)."""
     run = tmp_path_factory.mktemp("prepare")
-    run_module("prepare", *TINY_DATA, f"hydra.run.dir={run}")
-    return Path(json.loads((run / "prepare.json").read_text())["splits_dir"])
+    return Path(run_in_process("prepare", *TINY_DATA, run_dir=run).record.splits_dir)
 
 
 @pytest.fixture(scope="session")
