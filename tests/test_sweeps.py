@@ -221,6 +221,11 @@ def test_local_sweep_skips_done_jobs_reruns_removed_ones_and_lists_failures(tmp_
     assert code == 0 and "launching 0 of 2 jobs" in out and "2 done" in out
     assert {run: (run / "metrics.json").stat().st_mtime_ns for run in (dcgan, sep)} == stamps
 
+    # the same places with another config: refused, naming the key, nothing touched
+    code, out = multirun(capsys, "train", *args, "optimizer.lr=0.001")
+    assert code == 1 and "conflict" in out and "optimizer.lr: 0.0002 -> 0.001" in out
+    assert {run: (run / "metrics.json").stat().st_mtime_ns for run in (dcgan, sep)} == stamps
+
     for path in [sep / "metrics.json", *(sep / "checkpoints").iterdir()]:
         path.unlink()
     code, out = multirun(capsys, "train", *args)  # exactly the job whose results were removed
@@ -261,6 +266,22 @@ def test_local_sweep_skips_done_jobs_reruns_removed_ones_and_lists_failures(tmp_
     text, counts = status([tmp_path])
     assert counts == {"done": 3, "failed": 1, "waiting": 1}, text
     assert f"log: {run / 'train.log'}" in text
+
+
+def test_a_job_that_returns_a_failure_its_record_does_not_show_is_failed():
+    """A requeued job refused by the contract (its config changed on disk) leaves the old
+    record as it was and returns the refusal: the launcher reports that, not the old state."""
+    from hydra_plugins.biogans_launcher._launcher import _outcome
+    from hydra_plugins.biogans_launcher._plan import Job
+
+    job = Job(num=0, overrides=[], dir=Path("x"), sweep_dir=Path("."), state="interrupted")
+    _outcome(
+        job, {"status": "failed", "error": "x holds a train run of another config (optimizer.lr: 0.0002 -> 0.001)"}
+    )
+    assert job.state == "failed" and "optimizer.lr: 0.0002 -> 0.001" in job.detail
+    done = Job(num=1, overrides=[], dir=Path("y"), sweep_dir=Path("."), state="done")
+    _outcome(done, {"status": "failed", "error": "late"})
+    assert done.state == "done"
 
 
 def test_sigusr2_writes_a_checkpoint_and_stops_a_run_outside_slurm(tmp_path):
