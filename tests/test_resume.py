@@ -115,7 +115,7 @@ def test_resuming_with_another_model_is_refused(tmp_path):
     run = tmp_path / "run"
     run_module("train", *ARGS, "train.iterations=2", f"hydra.run.dir={run}")
     proc = run_module("train", *ARGS, "model=dcgan", "train.iterations=4", f"hydra.run.dir={run}", check=False)
-    assert proc.returncode == 1 and "another model" in proc.stderr and "separable" in proc.stderr
+    assert proc.returncode == 1 and "another config" in proc.stderr and "model.separable" in proc.stderr
     with pytest.raises(ConfigError, match="loss=wgangp"):
         Trainer(typed("train", [*ARGS, "loss=gan", "train.iterations=4"]), run).run()
 
@@ -125,7 +125,7 @@ def test_a_finished_run_is_not_trained_again(tmp_path):
     run_module("train", *ARGS, "train.iterations=2", f"hydra.run.dir={run}")
     before = (run / "checkpoints" / "last.pt").stat().st_mtime_ns
     proc = run_module("train", *ARGS, "train.iterations=2", f"hydra.run.dir={run}")
-    assert "nothing to do" in proc.stdout + proc.stderr + (run / "train.log").read_text()
+    assert "nothing recomputed" in proc.stdout + proc.stderr + (run / "train.log").read_text()
     assert (run / "checkpoints" / "last.pt").stat().st_mtime_ns == before
 
 
