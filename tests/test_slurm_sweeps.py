@@ -296,3 +296,25 @@ def test_e_a_job_killed_outright_is_reported_failed_and_the_others_results_are_k
     # the rerun lists it and leaves it alone, unless asked
     code, out = sweep_run("train", *args)
     assert code == 1 and "launching 0 of 2 jobs" in out and "retry_failed=true" in out, out[-3000:]
+
+
+# ------------------------------------------------------------------------- bad requests
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("hydra.launcher.partition=no-such-partition", "hydra.launcher.partition=no-such-partition: no such partition"),
+        ("hydra.launcher.cpus_per_task=4096", "hydra.launcher.cpus_per_task=4096: no node of partition"),
+        ("hydra.launcher.mem_gb=100000", "hydra.launcher.mem_gb=100000: no node of partition"),
+        ("hydra.launcher.gpus_per_node=1", "hydra.launcher.gpus_per_node=1: partition"),
+    ],
+)
+def test_a_request_the_cluster_cannot_meet_is_refused_by_name_before_anything_is_written(
+    cluster, tmp_path, override, message
+):
+    sweep = tmp_path / "sweep"
+    args = ["experiment=paper_dcgan_gan", *TINY, "train.iterations=2", f"hydra.sweep.dir={sweep}",
+            *launcher(cluster), override]  # fmt: skip
+    code, out = sweep_run("train", *args, timeout=120)
+    assert code == 1 and message in out, out[-3000:]
+    assert "Traceback" not in out
+    assert not sweep.exists()

@@ -176,16 +176,16 @@ class BiogansSlurmLauncher(SlurmLauncher):
                 jobs = executor.map_array(self, *zip(*args))
             except (FailedJobError, OSError, subprocess.SubprocessError) as exc:
                 request = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()) if v not in (None, [], {}))
-                done = f" ({len(submitted)} jobs were submitted before this)" if submitted else ""
-                if submitted:
+                done = ""
+                if submitted:  # an earlier array went in: keep its ids, so that a rerun finds those jobs
+                    done = f" ({len(submitted)} jobs were submitted before this)"
                     save_manifests(to_run[: len(submitted)], _tool(self.config, self.tool))  # type: ignore[arg-type]
                 raise SweepError(f"sbatch refused the jobs{done}: {exc}\nthe request: {request}") from None
+            for job, sj in zip(chunk, jobs):
+                job.slurm_job = str(sj.job_id)
+                job.state, job.detail = "queued", ""
+                job.logs = [str(sj.paths.stderr), str(sj.paths.stdout), *job.logs[:1]]
             submitted.extend(jobs)
-        for job, sj in zip(to_run, submitted):
-            job.slurm_job = str(sj.job_id)
-            job.state, job.detail = "queued", ""
-            job.logs = [str(sj.paths.stderr), str(sj.paths.stdout), job.logs[0] if job.logs else ""]
-            job.logs = [x for x in job.logs if x]
         log.info("submitted %d jobs: %s", len(submitted), ", ".join(j.slurm_job or "?" for j in to_run[:20]))
         return submitted
 

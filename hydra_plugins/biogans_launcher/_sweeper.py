@@ -95,6 +95,8 @@ def _remove_fresh(sweep_dir: Path, existed: set[Path]) -> None:
     """Undo what a refused sweep made: its multirun.yaml, then each folder made for it, if empty."""
     if sweep_dir in existed:
         return  # an earlier sweep's directory: its multirun.yaml is rewritten by the next run anyway
+    if any(p.name != "multirun.yaml" for p in sweep_dir.iterdir()) if sweep_dir.is_dir() else False:
+        return  # some jobs went in before the refusal: their traces stay
     (sweep_dir / "multirun.yaml").unlink(missing_ok=True)
     for folder in (sweep_dir, *sweep_dir.parents):
         if folder in existed:
