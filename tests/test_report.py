@@ -69,7 +69,7 @@ def missing_section(report_md: str) -> str:
     return report_md.split("## Missing", 1)[1].split("\n## ", 1)[0]
 
 
-_INT_COLUMNS = {"n", "iteration", "row_min"}
+_INT_COLUMNS = {"n", "iteration", "row_min", "n_significant"}
 _TEXT_COLUMNS = {"loss", "eval_loss", "set_a", "set_b", "class_a", "class_b", "classes_a", "classes_b", "model",
                  "train_loss", "run", "class", "optimise", "splits", "source"}  # fmt: skip
 
@@ -300,6 +300,84 @@ def test_figure8_data_is_the_median_and_band_over_splits(report_runs):
     assert [(r["model"], r["iteration"]) for r in cond] == [("star", 1), ("star", 2)]
 
 
+def fmt_auc(values: list[float], ps: list[float]) -> str:
+    return (
+        f"{statistics.mean(values):.2f} ± {statistics.pstdev(values):.2f} ({sum(p < 0.01 for p in ps)}/{len(values)})"
+    )
+
+
+def test_auc_tables_and_figure_read_back_as_computed_from_the_json(report_runs):
+    """Table 1, the baseline, Table 2 and Figure 8 again, for the held-out AUC (issue 11)."""
+    root, out = report_runs["root"], report_runs["out"]
+    report_md = (out / "report.md").read_text()
+    for name in ("table1_wgangp_auc", "baseline_auc", "table2_wgangp_auc"):
+        assert (out / f"{name}.md").read_text() in report_md, name
+        caption = report_md.split((out / f"{name}.md").read_text())[0].rsplit("\n\n", 2)[-2]
+        assert "AUC is the chance that the critic ranks" in caption and "p-value" in caption, (name, caption)
+    # Table 1: the pairs' AUCs and p-values, per cell
+    aucs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in results(root / "c2st" / "pairs", "c2st.json"):
+        if r["status"] == "done":
+            sep = r["separation"]
+            aucs.setdefault((r["a"]["classes"][0], r["b"]["classes"][0]), []).append((sep["auc"], sep["p_value"]))
+    rows = read_table_csv(out / "table1_wgangp_auc.csv")
+    assert [(r["class_a"], r["class_b"]) for r in rows] == [
+        ("Alp14", "Alp14"), ("Alp14", "Arp3"), ("Arp3", "Alp14"), ("Arp3", "Arp3"),
+    ]  # fmt: skip
+    for row in rows:
+        got = aucs.get((row["class_a"], row["class_b"]))
+        if got is None:
+            assert row["n"] == 0 and row["mean"] is None and row["n_significant"] == 0
+            continue
+        values, ps = [a for a, _ in got], [p for _, p in got]
+        assert row["n"] == 2 and row["mean"] == pytest.approx(statistics.mean(values), abs=1e-12)
+        assert row["std"] == pytest.approx(statistics.pstdev(values), abs=1e-12)
+        assert row["n_significant"] == sum(p < 0.01 for p in ps)
+    alp = {b: statistics.mean(a for a, _ in v) for (a, b), v in aucs.items() if a == "Alp14"}
+    lowest = min(alp, key=alp.get)
+    assert {(r["class_a"], r["class_b"]) for r in rows if r["row_min"]} == {("Alp14", lowest)}
+    md = read_markdown_table((out / "table1_wgangp_auc.md").read_text())
+    grid = {(r[0], b): cell for r in md[1:] for b, cell in zip(md[0][1:], r[1:], strict=True)}
+    cell = aucs[("Alp14", lowest)]
+    assert grid[("Alp14", lowest)] == f"**{fmt_auc([a for a, _ in cell], [p for _, p in cell])}**"
+    assert grid[("Arp3", "Arp3")] == "-"
+    # the baseline: one line per loss
+    base: dict[str, list[tuple[float, float]]] = {}
+    for r in results(root / "c2st" / "baseline", "c2st.json"):
+        base.setdefault(r["loss"], []).append((r["separation"]["auc"], r["separation"]["p_value"]))
+    rows = read_table_csv(out / "baseline_auc.csv")
+    assert [r["loss"] for r in rows] == ["wgangp", "gan"]
+    for row in rows:
+        values = [a for a, _ in base[row["loss"]]]
+        assert row["n"] == 2 and row["mean"] == pytest.approx(statistics.mean(values), abs=1e-12)
+        assert row["n_significant"] == sum(p < 0.01 for _, p in base[row["loss"]])
+    # Table 2: per class from each record's per-class statistics, 'mean' from its overall ones
+    cond = [r for r in results(root / "c2st" / "conditional", "c2st.json") if r["generator"]["iteration"] == 2]
+    rows = read_table_csv(out / "table2_wgangp_auc.csv")
+    assert [r["class"] for r in rows] == [*SIX, "mean"]
+    for row in rows:
+        seps = [r["separation"] if row["class"] == "mean" else r["per_class_separation"][row["class"]] for r in cond]
+        assert (row["model"], row["iteration"], row["n"]) == ("star", 2, 2)
+        assert row["mean"] == pytest.approx(statistics.mean(s["auc"] for s in seps), abs=1e-12)
+        assert row["n_significant"] == sum(s["p_value"] < 0.01 for s in seps)
+    for r in cond:  # a run's AUC is the mean of its classes'
+        assert r["separation"]["auc"] == pytest.approx(
+            statistics.mean(s["auc"] for s in r["per_class_separation"].values())
+        )
+    # Figure 8: a second row of panels, and its data
+    rows = read_table_csv(out / "figure8_auc.csv")
+    joint: dict[tuple[str, int], list[float]] = {}
+    for r in results(root / "c2st" / "joint", "c2st.json"):
+        joint.setdefault((r["loss"], r["generator"]["iteration"]), []).append(r["separation"]["auc"])
+    assert [(r["eval_loss"], r["iteration"]) for r in rows] == [("wgangp", 1), ("wgangp", 2), ("gan", 1), ("gan", 2)]
+    for row in rows:
+        assert row["median"] == pytest.approx(statistics.median(joint[(row["eval_loss"], row["iteration"])]))
+    from matplotlib.image import imread
+
+    assert imread(str(out / "figure8.png")).shape[0] > 800  # two rows: score, then AUC
+    assert "figure8_auc.csv" in report_md and "dotted: 0.5" in report_md
+
+
 def test_missing_and_failed_runs_are_listed_not_fatal(report_runs):
     out, bogus = report_runs["out"], report_runs["bogus"]
     summary = json.loads((out / "report.json").read_text())
@@ -419,6 +497,39 @@ def test_table2_takes_each_runs_latest_iteration(tmp_path):
     assert row.cells["Alp14"].values == (-1.0, 0.0) and row.cells["Tea1"].values == (-1.0, -2.0)
     assert row.cells["mean"].mean == -1.0 and row.other_iterations == [100]
     assert table2(collect([tmp_path]), "gan") is None
+
+
+def sep(auc: float, p: float) -> dict[str, Any]:
+    return {"auc": auc, "p_value": p, "accuracy": auc, "n_a": 12, "n_b": 12}
+
+
+def test_auc_is_one_more_metric_of_the_same_rows(tmp_path):
+    """AUC rows come beside the score rows, carrying their p-values; files without them give no AUC."""
+    for split, (auc, p) in enumerate(((0.9, 1e-5), (0.7, 0.02), (0.8, 0.001))):
+        write(tmp_path / f"p{split}", {**pair("Tea1", "Alp14", split, -2.0 - split), "separation": sep(auc, p)})
+    write(tmp_path / "old", pair("Tea1", "Tea1", 0, -0.5, version=1))  # no statistics in a previous release's file
+    for split in (0, 1):
+        pc = {"Alp14": 1.0 + split, "Tea1": 3.0}
+        per = {"Alp14": sep((0.6, 0.7)[split], 0.5), "Tea1": sep(1.0, 1e-9)}
+        write(tmp_path / f"g{split}", c2st_dict(generator=gen("star", 50), per_class=pc, split=split, score=2.0,
+                                                separation=sep((0.8, 0.85)[split], 1e-8), per_class_separation=per))  # fmt: skip
+    found = collect([tmp_path])
+    score, auc = table1(found, "wgangp"), table1(found, "wgangp", metric="auc")
+    assert score is not None and auc is not None and auc.name == "table1_wgangp_auc" and score.name == "table1_wgangp"
+    assert score.cells[("Tea1", "Alp14")].values == (-2.0, -3.0, -4.0)  # the score table is as it was
+    assert ("Tea1", "Tea1") in score.cells and ("Tea1", "Tea1") not in auc.cells
+    cell = auc.cells[("Tea1", "Alp14")]
+    assert cell.values == (0.9, 0.7, 0.8) and cell.p_values == (1e-5, 0.02, 0.001) and cell.significant(0.01) == 2
+    t2 = table2(found, "wgangp", metric="auc")
+    assert t2 is not None and t2.name == "table2_wgangp_auc"
+    row = t2.rows[0]
+    assert row.cells["Alp14"].values == (0.6, 0.7) and row.cells["Alp14"].significant(0.01) == 0
+    assert row.cells["Tea1"].significant(0.01) == 2 and row.cells["mean"].values == (0.8, 0.85)
+    assert table2(found, "wgangp").rows[0].cells["Alp14"].values == (1.0, 2.0)
+    out = render_report([tmp_path], tmp_path / "out")
+    assert {"table1_wgangp_auc", "table2_wgangp_auc"} <= set(out.tables)
+    md = read_markdown_table((tmp_path / "out" / "table1_wgangp_auc.md").read_text())
+    assert md[2] == ["Tea1", "0.80 ± 0.08 (2/3)", "-"]
 
 
 def test_table3_summarises_the_images_of_the_latest_file(tmp_path):

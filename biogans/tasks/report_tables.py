@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from biogans.tasks.reporting import Cell, Line, Table
 
 LOSS_LABELS = {"gan": "GAN", "wgan": "WGAN", "wgangp": "WGAN-GP"}
+#: an AUC cell counts its splits whose p-value is below this (k/n)
+SIGNIFICANCE = 0.01
+#: how to read an AUC table, said once per table in its caption
+READ_AUC = (
+    "AUC is the chance that the critic ranks a held-out image of side a above one of side b (0.5: the two cannot be "
+    "told apart, 1: every image is told apart, whatever the loss), and k/n counts the splits whose p-value "
+    f"(one-sided Mann-Whitney U over the held-out images, each counted once) is below {SIGNIFICANCE}, i.e. the "
+    "splits where the difference is more than chance."
+)
 RECONSTRUCTION_METRICS = ("l2", "nll", "nll_init", "neighbour_l2")
 
 
@@ -46,6 +55,18 @@ def loss_label(loss: str) -> str:
 def fmt_mean_std(cell: Cell | None, digits: int = 2) -> str:
     """``mean ± std (n)``; ``-`` for an empty cell."""
     return f"{cell.mean:.{digits}f} ± {cell.std:.{digits}f} ({cell.n})" if cell and cell.n else "-"
+
+
+def fmt_auc(cell: Cell | None, digits: int = 2) -> str:
+    """``mean ± std (k/n)``: k of the n splits had p < SIGNIFICANCE; ``-`` for an empty cell."""
+    if not cell or not cell.n:
+        return "-"
+    return f"{cell.mean:.{digits}f} ± {cell.std:.{digits}f} ({significant(cell)}/{cell.n})"
+
+
+def significant(cell: Cell | None) -> int:
+    """How many splits of an AUC cell found a difference (p-value below SIGNIFICANCE)."""
+    return cell.significant(SIGNIFICANCE) if cell else 0
 
 
 def fmt_median_mad(cell: Cell | None, digits: int = 2) -> str:
@@ -97,65 +118,93 @@ def splits(cell: Cell | None) -> str:
 
 
 def table1_text(t: Table, digits: int) -> TableText:
-    """The class-pair grid: class A down, class B across, the row's minimum in bold."""
-    (set_a, set_b), grid, rows = t.sets, [], []
+    """The class-pair grid: class A down, class B across, the row's minimum in bold (score or AUC)."""
+    (set_a, set_b), grid, rows, auc = t.sets, [], [], t.metric == "auc"
     for a in t.classes:
-        texts = [fmt_mean_std(t.cells.get((a, b)), digits) for b in t.classes]
+        texts = [_fmt(t.cells.get((a, b)), auc, digits) for b in t.classes]
         grid.append([a, *(f"**{x}**" if t.row_min.get(a) == b else x for b, x in zip(t.classes, texts, strict=True))])
         for b in t.classes:
             cell = t.cells.get((a, b))
-            rows.append([t.loss, set_a, set_b, a, b, *stats(cell, "mean", "std", "n"), splits(cell)])
-            rows[-1].append(int(t.row_min.get(a) == b))
+            rows.append([t.loss, set_a, set_b, a, b, *stats(cell, "mean", "std", "n")])
+            rows[-1] += [significant(cell)] if auc else []
+            rows[-1] += [splits(cell), int(t.row_min.get(a) == b)]
     missing = ", ".join(f"{a} vs {b}" for a, b in t.missing)
+    what = "held-out AUC, mean ± std over splits (k/n)" if auc else "mean ± std over splits (n)"
     return TableText(
         t.name,
-        f"Table 1 ({loss_label(t.loss)} critic): real vs real, class A from the {set_a} set's splits against "
-        f"class B from the {set_b} set's splits; mean ± std over splits (n); bold: the row's minimum.",
+        f"Table 1{', AUC' if auc else ''} ({loss_label(t.loss)} critic): real vs real, class A from the {set_a} set's "
+        f"splits against class B from the {set_b} set's splits; {what}; bold: the row's minimum."
+        + (f" {READ_AUC}" if auc else ""),
         markdown_table([f"A ({set_a}) \\ B ({set_b})", *t.classes], grid),
-        ["loss", "set_a", "set_b", "class_a", "class_b", "mean", "std", "n", "splits", "row_min"],
+        ["loss", "set_a", "set_b", "class_a", "class_b", "mean", "std", "n", *_SIG[auc], "splits", "row_min"],
         rows,
         t.sources,
         t.notes + ([f"missing cells (-): {missing}"] if missing else []),
     )
 
 
-def baseline_text(cells: dict[tuple[Any, ...], Cell], digits: int) -> TableText:
-    """A line per (loss, set a, classes a, set b, classes b)."""
+#: the CSV column of AUC tables: splits with p < SIGNIFICANCE; what the count in a cell is
+_SIG = {False: [], True: ["n_significant"]}
+_count = {False: "n", True: "k/n"}
+
+
+def _fmt(cell: Cell | None, auc: bool, digits: int) -> str:
+    return fmt_auc(cell, digits) if auc else fmt_mean_std(cell, digits)
+
+
+def baseline_text(cells: dict[tuple[Any, ...], Cell], digits: int, metric: str = "score") -> TableText:
+    """A line per (loss, set a, classes a, set b, classes b), of scores or (``metric="auc"``) AUCs."""
+    auc = metric == "auc"
     md = [
-        [loss_label(k[0]), k[1], ", ".join(k[2]), k[3], ", ".join(k[4]), fmt_mean_std(c, digits)]
-        for k, c in cells.items()
+        [loss_label(k[0]), k[1], ", ".join(k[2]), k[3], ", ".join(k[4]), _fmt(c, auc, digits)] for k, c in cells.items()
     ]
     rows = [
-        [k[0], k[1], ";".join(k[2]), k[3], ";".join(k[4]), *stats(c, "mean", "std", "n", "median"), splits(c)]
+        [k[0], k[1], ";".join(k[2]), k[3], ";".join(k[4]), *stats(c, "mean", "std", "n", "median")]
+        + ([significant(c)] if auc else [])
+        + [splits(c)]
         for k, c in cells.items()
     ]
+    caption = (
+        f"Real-vs-real baseline, AUC: several classes in each set; held-out AUC, mean ± std over splits (k/n); the "
+        f"paper's setting (6 classes, a = test, b = train) should be near 0.5. {READ_AUC}"
+        if auc
+        else "Real-vs-real baseline: several classes in each set; mean ± std over splits (n). "
+        "The paper (6 classes, a = test, b = train): GAN -3.71 ± 0.72, WGAN 0.00 ± 0.00, WGAN-GP -0.73 ± 0.64."
+    )
     return TableText(
-        "baseline",
-        "Real-vs-real baseline: several classes in each set; mean ± std over splits (n). "
-        "The paper (6 classes, a = test, b = train): GAN -3.71 ± 0.72, WGAN 0.00 ± 0.00, WGAN-GP -0.73 ± 0.64.",
-        markdown_table(["eval loss", "set a", "classes a", "set b", "classes b", "mean ± std (n)"], md),
-        ["loss", "set_a", "classes_a", "set_b", "classes_b", "mean", "std", "n", "median", "splits"],
+        "baseline_auc" if auc else "baseline",
+        caption,
+        markdown_table(["eval loss", "set a", "classes a", "set b", "classes b", f"mean ± std ({_count[auc]})"], md),
+        ["loss", "set_a", "classes_a", "set_b", "classes_b", "mean", "std", "n", "median", *_SIG[auc], "splits"],
         rows,
         [s for c in cells.values() for s in c.sources],
     )
 
 
 def table2_text(t: Table, digits: int) -> TableText:
-    """A line per conditional generator run, a column per class and its score ("mean")."""
-    columns = [*t.classes, "mean"]
-    md = [[r.label, str(r.iteration), *(fmt_mean_std(r.cells.get(c), digits) for c in columns)] for r in t.rows]
+    """A line per conditional generator run, a column per class and its score or AUC ("mean")."""
+    columns, auc = [*t.classes, "mean"], t.metric == "auc"
+    md = [[r.label, str(r.iteration), *(_fmt(r.cells.get(c), auc, digits) for c in columns)] for r in t.rows]
     rows = [
         [t.loss, r.model, r.train_loss, r.run, r.iteration, c, *stats(r.cells.get(c), "mean", "std", "n")]
+        + ([significant(r.cells.get(c))] if auc else [])
         + [splits(r.cells.get(c))]
         for r in t.rows
         for c in columns
     ]
+    caption = (
+        f"Table 2, AUC ({loss_label(t.loss)} critic): fake vs real per class for conditional generators at their "
+        "latest evaluated iteration; held-out AUC, mean ± std over splits (k/n); 'mean' is the run's AUC, the mean "
+        f"over classes, with Fisher's combination of the classes' p-values. {READ_AUC}"
+        if auc
+        else f"Table 2 ({loss_label(t.loss)} critic): fake vs real per class for conditional generators at their "
+        "latest evaluated iteration; mean ± std over splits (n); 'mean' is the run's score, the mean over classes."
+    )
     return TableText(
         t.name,
-        f"Table 2 ({loss_label(t.loss)} critic): fake vs real per class for conditional generators at their latest "
-        "evaluated iteration; mean ± std over splits (n); 'mean' is the run's score, the mean over classes.",
+        caption,
         markdown_table(["model / train loss", "iteration", *columns], md),
-        ["eval_loss", "model", "train_loss", "run", "iteration", "class", "mean", "std", "n", "splits"],
+        ["eval_loss", "model", "train_loss", "run", "iteration", "class", "mean", "std", "n", *_SIG[auc], "splits"],
         rows,
         t.sources,
         t.notes,
@@ -189,19 +238,28 @@ def table3_text(t: Table, digits: int) -> TableText:
     )  # fmt: skip
 
 
-def curves_text(name: str, by_loss: dict[str, list[Line]], what: str) -> TableText:
-    """The data of a Figure 8 (a CSV only): a line per run, eval loss and iteration."""
+def curves_text(name: str, by_loss: dict[str, list[Line]], what: str, metric: str = "score") -> TableText:
+    """The data of a Figure 8's score panels or (``metric="auc"``) AUC panels (a CSV only):
+    a line per run, eval loss and iteration."""
     rows = [
         [loss, c.model, c.train_loss, c.run, it, p.n, p.median, p.percentile(10), p.percentile(90), p.mean, p.std]
         for loss, lines in by_loss.items()
         for c in lines
         for it, p in c.cells.items()
     ]
+    caption = (
+        f"Its lower row: the held-out AUC of the same tests, median and 10-90 % band over splits; dotted: 0.5, where "
+        "the critic cannot tell generated from real images; dashed: the real-vs-real baseline's median AUC. "
+        f"AUC is the chance that the critic ranks a held-out real image above a generated one (1: every one told "
+        f"apart), comparable across losses; each test's p-value is in its c2st.json. Data: [{name}.csv]({name}.csv).\n"
+        if metric == "auc"
+        else f"![Figure 8, {what} generators]({name}.png)\n\nFake vs real C2ST of {what} generators against the "
+        "generator's training iteration: median over splits, band from the 10th to the 90th percentile, dashed: "
+        f"the real-vs-real baseline's median for that loss. Data: [{name}.csv]({name}.csv).\n"
+    )
     return TableText(
         name,
-        f"![Figure 8, {what} generators]({name}.png)\n\nFake vs real C2ST of {what} generators against the "
-        "generator's training iteration: median over splits, band from the 10th to the 90th percentile, dashed: "
-        f"the real-vs-real baseline's median for that loss. Data: [{name}.csv]({name}.csv).\n",
+        caption,
         "",
         ["eval_loss", "model", "train_loss", "run", "iteration", "n", "median", "p10", "p90", "mean", "std"],
         rows,

@@ -9,7 +9,9 @@ run, class, split or image, iteration, metric, value); every table and figure su
 its rows through the one :func:`summarise` (a :class:`Cell` per group): Table 1 and the
 baseline (real vs real) and Table 2 (conditional generators at each run's latest iteration)
 as mean ± std (ddof=0) over splits, Table 3 as median ± MAD over images, Figure 8 as the
-median over splits with the 10-90 % band.  When one split of one setting was evaluated
+median over splits with the 10-90 % band.  A C2ST gives rows of two metrics: the paper's
+score and the held-out AUC (whose row carries its p-value); Table 1, the baseline, Table 2
+and Figure 8 are drawn once for each.  When one split of one setting was evaluated
 twice, the newer file counts and the older is named in the notes.
 """
 
@@ -92,12 +94,15 @@ class Row:
     train_loss: str = ""
     run: str = ""
     optimise: str = ""
-    #: the class measured; "mean" for a C2ST's score (the mean over classes)
+    #: the class measured; "mean" for a C2ST's overall value (score and AUC: the mean over classes)
     klass: str = "mean"
     #: C2ST: the split; reconstruction: the image's index
     split: int = 0
     iteration: int | None = None
+    #: C2ST: score or auc; reconstruction: l2, nll, nll_init, neighbour_l2
     metric: str = "score"
+    #: an AUC's p-value (biogans.core.two_sample_stats)
+    p_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ class Cell:
     splits: tuple[int, ...]
     values: tuple[float, ...]
     sources: tuple[Path, ...] = ()
+    #: AUC cells: the p-value of each value
+    p_values: tuple[float, ...] = ()
 
     @property
     def n(self) -> int:
@@ -133,6 +140,10 @@ class Cell:
         """Linear-interpolated percentile (numpy's default)."""
         return float(np.percentile(self.values, q)) if self.values else math.nan
 
+    def significant(self, level: float) -> int:
+        """How many of the values have a p-value below ``level`` (AUCs: the splits that found a difference)."""
+        return sum(p < level for p in self.p_values)
+
 
 def summarise(rows: Iterable[Row], by: Sequence[str]) -> dict[tuple[Any, ...], Cell]:
     """The one grouping path: rows grouped by their fields ``by``, each group as a :class:`Cell`."""
@@ -142,8 +153,8 @@ def summarise(rows: Iterable[Row], by: Sequence[str]) -> dict[tuple[Any, ...], C
     out = {}
     for key, members in groups.items():
         members.sort(key=lambda r: (r.split, str(r.source)))
-        values = tuple(r.value for r in members)
-        out[key] = Cell(tuple(r.split for r in members), values, tuple(dict.fromkeys(r.source for r in members)))
+        values, ps = tuple(r.value for r in members), tuple(r.p_value for r in members if r.p_value is not None)
+        out[key] = Cell(tuple(r.split for r in members), values, tuple(dict.fromkeys(r.source for r in members)), ps)
     return out
 
 
@@ -151,21 +162,31 @@ def pick(rows: Iterable[Row], **where: Any) -> list[Row]:
     return [r for r in rows if all(getattr(r, k) == v for k, v in where.items())]
 
 
+def c2st_values(rec: C2STRecord) -> list[dict[str, Any]]:
+    """The values of a C2ST record as Row fields: its score and AUC (with its p-value), overall
+    (class "mean") and per class; no AUC in a record written before they were recorded."""
+    scores = {"mean": float(rec.score or 0), **(rec.per_class or {})}
+    seps = {**({"mean": rec.separation} if rec.separation else {}), **(rec.per_class_separation or {})}
+    return [{"klass": c, "value": v} for c, v in scores.items()] + [
+        {"klass": c, "value": s.auc, "metric": "auc", "p_value": s.p_value} for c, s in seps.items()
+    ]
+
+
 def rows_of(item: Found) -> list[Row]:
     """The long-form rows of one done C2ST or reconstruction record."""
     rec, src = item.record, item.path
     if isinstance(rec, C2STRecord) and rec.a is not None and rec.b is not None:  # real vs real
         table = "pair" if len(rec.a.classes) == 1 and len(rec.b.classes) == 1 else "baseline"
-        return [Row(table, float(rec.score or 0), src, str(rec.loss), rec.a.set, tuple(rec.a.classes), rec.b.set,
-                    tuple(rec.b.classes), split=int(rec.split or 0))]  # fmt: skip
+        return [Row(table, source=src, loss=str(rec.loss), set_a=rec.a.set, classes_a=tuple(rec.a.classes),
+                    set_b=rec.b.set, classes_b=tuple(rec.b.classes), split=int(rec.split or 0), **v)
+                for v in c2st_values(rec)]  # fmt: skip
     assert isinstance(rec, (C2STRecord, ReconstructionRecord)) and rec.generator is not None
     g = rec.generator
     who = {"model": g.model or g.kind or "?", "train_loss": g.train_loss or "?", "iteration": g.iteration}
     if isinstance(rec, C2STRecord):  # fake vs real
         table = "joint" if rec.per_class is None else "conditional"
         common = {**who, "loss": str(rec.loss), "run": g.run_dir or g.path or str(src.parent), "split": rec.split}
-        per_class = [Row(table, v, src, klass=c, **common) for c, v in (rec.per_class or {}).items()]
-        return [Row(table, float(rec.score or 0), src, **common), *per_class]
+        return [Row(table, source=src, **common, **v) for v in c2st_values(rec)]
     common = {**who, "run": g.run_dir or g.path or "?", "optimise": rec.optimise}
     return [
         Row("reconstruction", float(value), src, klass=im.class_, split=i, metric=metric, **common)
@@ -370,33 +391,43 @@ class Table:
     row_min: dict[str, str] = field(default_factory=dict)
     missing: list[tuple[str, str]] = field(default_factory=list)
     sets: tuple[str, str] = ("train", "test")
+    #: C2ST tables: what the cells hold, "score" or "auc"
+    metric: str = "score"
 
 
-def table1(found: Collected, loss: str = "wgangp", sets: tuple[str, str] = ("train", "test")) -> Table | None:
-    """The class-pair grid for one eval loss and one pair of sets (class A from ``sets[0]``)."""
-    rows = pick(found.rows, table="pair", loss=loss, set_a=sets[0], set_b=sets[1])
+#: table and file names: table1_wgangp for the score, table1_wgangp_auc for the AUC
+_SUFFIX = {"score": "", "auc": "_auc"}
+
+
+def table1(
+    found: Collected, loss: str = "wgangp", sets: tuple[str, str] = ("train", "test"), metric: str = "score"
+) -> Table | None:
+    """The class-pair grid of ``metric`` for one eval loss and one pair of sets (class A from ``sets[0]``)."""
+    rows = pick(found.rows, table="pair", loss=loss, set_a=sets[0], set_b=sets[1], metric=metric)
     if not rows:
         return None
     classes = class_order(c for r in rows for c in (*r.classes_a, *r.classes_b))
     cells = {(a[0], b[0]): cell for (a, b), cell in summarise(rows, ("classes_a", "classes_b")).items()}
     sources = [r.source for r in rows]
-    name = f"table1_{loss}" + ("" if sets == ("train", "test") else f"_{sets[0]}-{sets[1]}")
+    name = f"table1_{loss}" + ("" if sets == ("train", "test") else f"_{sets[0]}-{sets[1]}") + _SUFFIX[metric]
     return Table(name, loss, classes, _mixed_settings(found, sources), sources, cells=cells, sets=sets,
                  row_min=row_minima(cells, classes, classes),
-                 missing=[(a, b) for a in classes for b in classes if (a, b) not in cells])  # fmt: skip
+                 missing=[(a, b) for a in classes for b in classes if (a, b) not in cells], metric=metric)  # fmt: skip
 
 
-def table1_all(found: Collected, losses: Sequence[str] | None = None) -> list[Table]:
-    """Every Table 1 present: one per eval loss and pair of sets (train/test first)."""
-    rows = [r for r in pick(found.rows, table="pair") if losses is None or r.loss in losses]
+def table1_all(found: Collected, losses: Sequence[str] | None = None, metric: str = "score") -> list[Table]:
+    """Every Table 1 of ``metric`` present: one per eval loss and pair of sets (train/test first)."""
+    rows = [r for r in pick(found.rows, table="pair", metric=metric) if losses is None or r.loss in losses]
     combos = sorted({(r.set_a, r.set_b) for r in rows}, key=lambda s: (s != ("train", "test"), s))
-    return [t for loss in loss_order(r.loss for r in rows) for s in combos if (t := table1(found, loss, s))]
+    return [t for loss in loss_order(r.loss for r in rows) for s in combos if (t := table1(found, loss, s, metric))]
 
 
-def baseline(found: Collected, losses: Sequence[str] | None = None) -> dict[tuple[Any, ...], Cell]:
-    """Every multi-class real-vs-real setting ((loss, set a, classes a, set b, classes b) -> Cell),
-    by loss, then the most classes first."""
-    rows = [r for r in pick(found.rows, table="baseline") if losses is None or r.loss in losses]
+def baseline(
+    found: Collected, losses: Sequence[str] | None = None, metric: str = "score"
+) -> dict[tuple[Any, ...], Cell]:
+    """Every multi-class real-vs-real setting ((loss, set a, classes a, set b, classes b) -> Cell of
+    ``metric``), by loss, then the most classes first."""
+    rows = [r for r in pick(found.rows, table="baseline", metric=metric) if losses is None or r.loss in losses]
     cells = summarise(rows, ("loss", "set_a", "classes_a", "set_b", "classes_b"))
     ranks = {loss: i for i, loss in enumerate(loss_order(k[0] for k in cells))}
     return dict(sorted(cells.items(), key=lambda kv: (ranks[kv[0][0]], -len({*kv[0][2], *kv[0][4]}), kv[0][1])))
@@ -424,9 +455,9 @@ def _it(iteration: int | None) -> int:
     return -1 if iteration is None else iteration
 
 
-def table2(found: Collected, loss: str) -> Table | None:
-    """Conditional generators judged with eval loss ``loss``, each at its latest iteration."""
-    groups = _by_run(pick(found.rows, table="conditional", loss=loss))
+def table2(found: Collected, loss: str, metric: str = "score") -> Table | None:
+    """``metric`` of the conditional generators judged with eval loss ``loss``, each at its latest iteration."""
+    groups = _by_run(pick(found.rows, table="conditional", loss=loss, metric=metric))
     labels, lines, notes = _labels(list(groups)), [], []
     for key, rows in groups.items():
         latest = max((r.iteration for r in rows), key=_it)
@@ -439,12 +470,13 @@ def table2(found: Collected, loss: str) -> Table | None:
         return None
     sources = [s for line in lines for c in line.cells.values() for s in c.sources]
     classes = class_order(c for line in lines for c in line.cells if c != "mean")
-    return Table(f"table2_{loss}", loss, classes, notes + _mixed_settings(found, sources), sources, lines)
+    return Table(f"table2_{loss}{_SUFFIX[metric]}", loss, classes, notes + _mixed_settings(found, sources), sources,
+                 lines, metric=metric)  # fmt: skip
 
 
-def table2_all(found: Collected, losses: Sequence[str] | None = None) -> list[Table]:
-    present = loss_order(r.loss for r in pick(found.rows, table="conditional"))
-    return [t for loss in present if (losses is None or loss in losses) and (t := table2(found, loss))]
+def table2_all(found: Collected, losses: Sequence[str] | None = None, metric: str = "score") -> list[Table]:
+    present = loss_order(r.loss for r in pick(found.rows, table="conditional", metric=metric))
+    return [t for loss in present if (losses is None or loss in losses) and (t := table2(found, loss, metric))]
 
 
 def table3(found: Collected) -> Table | None:
@@ -475,10 +507,12 @@ def table3(found: Collected) -> Table | None:
     return Table("table3", "", classes, notes, [line.source for line in lines], lines)
 
 
-def curves(found: Collected, conditional: bool = False, losses: Sequence[str] | None = None) -> dict[str, list[Line]]:
-    """Per eval loss, one curve per run (its score against its iteration), of joint generators or
-    of conditional ones (their score: the mean over classes)."""
-    rows = [r for r in pick(found.rows, table="conditional" if conditional else "joint", klass="mean")
+def curves(
+    found: Collected, conditional: bool = False, losses: Sequence[str] | None = None, metric: str = "score"
+) -> dict[str, list[Line]]:
+    """Per eval loss, one curve per run (its ``metric`` against its iteration), of joint generators or
+    of conditional ones (their score or AUC: the mean over classes)."""
+    rows = [r for r in pick(found.rows, table="conditional" if conditional else "joint", klass="mean", metric=metric)
             if r.iteration is not None and (losses is None or r.loss in losses)]  # fmt: skip
     out: dict[str, list[Line]] = {}
     for loss in loss_order(r.loss for r in rows):
@@ -521,13 +555,18 @@ def render_report(
         notes=list(found.notes), runs=found.runs,
     )  # fmt: skip
     t1s, base, t3 = table1_all(found, losses), baseline(found, losses), table3(found)
+    base_auc = baseline(found, losses, "auc")
     report.missing += [f"{t.name}: no results for {len(t.missing)} cells: {', '.join(f'{a} vs {b}' for a, b in t.missing)}"
                        for t in t1s if t.missing]  # fmt: skip
+    # each table of the paper's score, then its AUC version (none from records without AUCs)
+    t1s_auc, t2s = table1_all(found, losses, "auc"), table2_all(found, losses) + table2_all(found, losses, "auc")
+    bases = [baseline_text(base, digits)] if base else []
+    bases += [baseline_text(base_auc, digits, "auc")] if base_auc else []
     parts = [
-        ("Table 1: real vs real", [table1_text(t, digits) for t in t1s], "real-vs-real results with one class per set"),
-        ("Real-vs-real baseline", [baseline_text(base, digits)] if base else [],
-         "real-vs-real results with several classes per set"),
-        ("Table 2: fake vs real, conditional generators", [table2_text(t, digits) for t in table2_all(found, losses)],
+        ("Table 1: real vs real", [table1_text(t, digits) for t in t1s + t1s_auc],
+         "real-vs-real results with one class per set"),
+        ("Real-vs-real baseline", bases, "real-vs-real results with several classes per set"),
+        ("Table 2: fake vs real, conditional generators", [table2_text(t, digits) for t in t2s],
          "fake-vs-real results of conditional generators"),
         ("Table 3: reconstruction", [table3_text(t3, digits)] if t3 else [], "reconstruction results"),
     ]  # fmt: skip
@@ -546,22 +585,24 @@ def render_report(
         sections.append("Panels (rows: target | reconstruction | initial reconstruction | nearest training image):\n\n"
                         + "".join(f"- {line}\n" for line in report.panels))  # fmt: skip
 
-    sections.append("## Figure 8: C2ST score against generator iteration\n")
-    medians: dict[str, Cell] = {}
-    for k, c in base.items():  # per loss, the baseline covering the most classes (the first)
-        medians.setdefault(k[0], c)
+    sections.append("## Figure 8: C2ST score and AUC against generator iteration\n")
+    # per loss, the baseline covering the most classes (the first)
+    medians, auc_medians = ({k[0]: c for k, c in reversed(cells.items())} for cells in (base, base_auc))
     for key, conditional, what in (("figure8", False, "joint"), ("figure8_conditional", True, "conditional")):
-        by_loss = curves(found, conditional, losses)
+        by_loss, auc_by_loss = curves(found, conditional, losses), curves(found, conditional, losses, "auc")
         if conditional and not any(len(c.cells) > 1 for lines in by_loss.values() for c in lines):
             continue  # a single iteration per run is Table 2 already
-        if figure8(by_loss, medians, out / f"{key}.png", conditional) is None:
+        if figure8(by_loss, medians, out / f"{key}.png", conditional, auc_by_loss, auc_medians) is None:
             sections.append(f"No fake-vs-real results of {what} generators were found.\n")
             continue
-        text = curves_text(key, by_loss, what)
-        write_table(out, text)
-        report.tables[key] = {"csv": f"{key}.csv", "sources": sorted({str(s) for s in text.sources})}
         report.figures[key] = f"{key}.png"
-        sections.append(text.caption)
+        for name, data, metric in ((key, by_loss, "score"), (f"{key}_auc", auc_by_loss, "auc")):
+            if not data:
+                continue  # records without AUCs
+            text = curves_text(name, data, what, metric)
+            write_table(out, text)
+            report.tables[name] = {"csv": f"{name}.csv", "sources": sorted({str(s) for s in text.sources})}
+            sections.append(text.caption)
 
     sections.append("## Samples of the training runs\n")
     runs = sorted(
