@@ -143,7 +143,7 @@ def test_gan_and_wgan_run_and_wgan_keeps_the_critic_clipped(trained_run, prepare
     # the critic of the test itself: WGAN clips it after every step, and scoring never updates it
     spec = {"name": "dcgan", "kind": "joint", "separable": False, "red_portion": 0.5, "nz": 8, "ngf": 8, "ndf": 8,
             "n_classes": 1, "class_names": ["A"], "image_size": [48, 80], "critic_batchnorm": True}  # fmt: skip
-    cfg = typed("c2st", ["loss=wgan"])  # with the paper's RMSprop
+    cfg = typed("c2st", ["mode=real_vs_real", "loss=wgan"])  # with the paper's RMSprop
     critic = fresh_critic(spec, batchnorm=True, ndf=8)
     loss = loss_from(cfg.loss)
     optimizer = optimizer_from(cfg.optimizer, critic.parameters())
@@ -156,7 +156,8 @@ def test_gan_and_wgan_run_and_wgan_keeps_the_critic_clipped(trained_run, prepare
     assert all(p.abs().max() <= 0.01 + 1e-7 for p in critic.parameters())
     assert len(result.train_curve) == 5 and result.per_class_scores is None
     before = [p.clone() for p in critic.parameters()]
-    score_critic(critic, loss_from(typed("c2st", []).loss), draw(0.0), draw(0.5), 2, rng)  # WGAN-GP: grads on
+    wgangp = loss_from(typed("c2st", ["mode=real_vs_real"]).loss)
+    score_critic(critic, wgangp, draw(0.0), draw(0.5), 2, rng)  # WGAN-GP: grads on
     assert all(torch.equal(a, b) for a, b in zip(before, critic.parameters())) and critic.training
 
 
@@ -166,7 +167,7 @@ def test_gan_and_wgan_run_and_wgan_keeps_the_critic_clipped(trained_run, prepare
 @pytest.fixture(scope="module")
 def foreign_splits(tmp_path_factory) -> Path:
     """Split files of another data set (50 and 26 images per class, not 48 and 24)."""
-    cfg = typed("c2st", ["dataset.synthetic.n_train=50", "dataset.synthetic.n_test=26"])
+    cfg = typed("c2st", ["mode=real_vs_real", "dataset.synthetic.n_train=50", "dataset.synthetic.n_test=26"])
     out = tmp_path_factory.mktemp("foreign-splits")
     for which in ("train", "test"):
         write_splits(read_set(cfg.dataset, which, classes=None), out, which, 4)
