@@ -65,20 +65,12 @@ from torchvision.utils import make_grid
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from biogans.core.checkpoint import load_generator
 from biogans.config import Optimise, ReconstructConfig, as_plain
+from biogans.core.checkpoint import load_generator
 from biogans.core.data.batches import normalise
 from biogans.core.data.lin import LinFolder
 from biogans.core.data.neighbours import nearest
 from biogans.core.errors import ConfigError
-from biogans.tasks.common import (
-    check_generator_classes,
-    check_image_size,
-    class_view,
-    generator_info,
-    is_class_conditional,
-    read_set,
-)
 from biogans.core.records import (
     GeneratorInfo,
     ImageReconstruction,
@@ -87,6 +79,14 @@ from biogans.core.records import (
     median_mad,
 )
 from biogans.core.samples import to_rgb, write_png
+from biogans.tasks.common import (
+    check_generator_classes,
+    check_image_size,
+    class_view,
+    generator_info,
+    is_class_conditional,
+    read_set,
+)
 from biogans.tasks.training import resolve_device
 
 __all__ = [

@@ -28,14 +28,14 @@ import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from biogans.core.checkpoint import load_checkpoint, require_biogans_checkpoint, save_checkpoint
 from biogans.config import ModelKind, TrainConfig, as_plain
+from biogans.core.checkpoint import load_checkpoint, require_biogans_checkpoint, save_checkpoint
 from biogans.core.data.batches import Batches
 from biogans.core.data.splits import folder_fingerprint
 from biogans.core.errors import CheckpointError, ConfigError, TrainingError
-from biogans.core.records import TrainRecord, write_record
 from biogans.core.losses import AdversarialLoss, critic_step
 from biogans.core.models import build_critic, build_generator, make_spec
+from biogans.core.records import TrainRecord, write_record
 from biogans.core.samples import fixed_noise, sample_sheet, write_png
 from biogans.tasks.common import loss_from, optimizer_from, read_set
 
