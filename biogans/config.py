@@ -353,7 +353,7 @@ class BenchConfig:
     compare_towers: bool = True
     #: DataLoader worker processes of the reference (the 2017 joint loader used 4)
     reference_workers: int = 0
-    #: count FLOPs (one extra run per implementation, and a FLOP count at the paper's sizes)
+    #: count FLOPs (in the last warm-up run, and at the paper's sizes on the meta device)
     flops: bool = True
     #: CPU threads for PyTorch (null: its default)
     threads: Optional[int] = None

@@ -23,15 +23,15 @@ measurement.  Runs of the implementations alternate (fast, reference, other, fas
 so that a shared, noisy machine slows all of them alike; only ratios measured in one run
 are worth comparing.
 
-Timing: ``warmup`` untimed runs, then the median of ``repeats`` timed runs, with CUDA
-events on a GPU (and a synchronisation before and after) and ``time.perf_counter`` on a
-CPU.  A speedup is the median over rounds of the ratio of the two runs of that round
-(:func:`paired_ratio`).  FLOPs per run come from PyTorch's ``FlopCounterMode`` (one extra run; convolutions
-and matrix products, forward and backward), achieved FLOP/s is that over the median
-time.  Peak memory: on a GPU the most memory PyTorch allocated during one run beyond what
-was allocated before it; on a CPU the process's peak resident set size during one run
-(Linux ``VmHWM`` after a reset; it includes the process's baseline, the data and the
-models).
+Timing: ``warmup`` untimed runs (the last one measures FLOPs and memory), then the median
+of ``repeats`` timed runs, with CUDA events on a GPU (and a synchronisation before and
+after) and ``time.perf_counter`` on a CPU.  A speedup is the median over rounds of the
+ratio of the two runs of that round (:func:`paired_ratio`).  FLOPs per run come from
+PyTorch's ``FlopCounterMode`` (convolutions and matrix products, forward and backward);
+achieved FLOP/s is that over the median time.  Peak memory: on a GPU the most memory
+PyTorch allocated during one run beyond what was allocated before it; on a CPU the
+process's peak resident set size during one run (Linux ``VmHWM`` after a reset; it
+includes the process's baseline, the data and the models).
 
 Settings (``preset``): ``paper`` is the paper's batch 64 and widths (the default on a
 GPU); ``cpu`` is smaller (batch 16, width 32) so that a 2-core CPU finishes the default
@@ -556,6 +556,37 @@ def peak_memory(fn: Callable[[], Any], device: torch.device) -> float | None:
     return peak / 1024 if peak is not None else None
 
 
+def _warm_up(
+    case: Case, fns: dict[str, Callable[[], Any]], device: torch.device, warmup: int, flops: bool
+) -> tuple[dict[str, int], dict[str, float | None], int | None]:
+    """``warmup`` untimed runs of each implementation; the last one of ours and of the
+    reference (an extra one when ``warmup`` is 0) measures peak memory, and ours also
+    counts FLOPs and, for L-BFGS, generator evaluations.  Returns (FLOPs, memory, evaluations)."""
+    counted: dict[str, int] = {}
+    memory: dict[str, float | None] = {}
+    evaluations = case.facts.get("evaluations")  # a one-element list the L-BFGS render counts into
+    per_step: int | None = None
+    for name, fn in fns.items():
+        for _ in range(max(warmup - 1, 0) if name != "other" else warmup):
+            fn()
+        if name == "other":
+            continue
+        if evaluations is not None:
+            evaluations[0] = 0
+        if name == "fast" and flops:
+
+            def run(fn: Callable[[], Any] = fn) -> None:
+                counted["fast"] = count_flops(fn)
+
+        else:
+            run = fn
+        memory[name] = peak_memory(run, device)
+        if name == "fast" and evaluations is not None:
+            per_step = evaluations[0]
+    _synchronize(device)
+    return counted, memory, per_step
+
+
 def measure(fns: dict[str, Callable[[], Any]], device: torch.device, warmup: int, repeats: int) -> dict[str, list[float]]:
     """``warmup`` untimed calls of each, then ``repeats`` timed rounds, the implementations alternating."""
     for fn in fns.values():
@@ -704,16 +735,7 @@ def run(cfg: BenchConfig, run_dir: Path) -> BenchRecord:
             fns["reference"] = case.reference
         if case.other is not None:
             fns["other"] = case.other
-        for fn in fns.values():  # warm-up first, so that FLOP counting and memory see steady state
-            for _ in range(settings.warmup):
-                fn()
-        _synchronize(device)
-        flops = {"fast": count_flops(case.fast)} if cfg.flops else {}
-        evaluations = case.facts.get("evaluations")
-        if evaluations is not None:
-            evaluations[0] = 0
-        memory = {k: peak_memory(fn, device) for k, fn in fns.items() if k != "other"}
-        per_call_evaluations = evaluations[0] if evaluations is not None else None
+        flops, memory, per_call_evaluations = _warm_up(case, fns, device, settings.warmup, cfg.flops)
         times = measure(fns, device, 0, settings.repeats)
         medians = {k: _median(v) for k, v in times.items()}
         fast_s, ref_s, other_s = medians["fast"], medians.get("reference"), medians.get("other")
