@@ -187,3 +187,10 @@ def test_config_changes_ignore_only_the_listed_keys():
     assert config_changes("c2st", old, new) == (["train.iterations: 5 -> 9"], False)  # only train extends
     assert config_changes("c2st", {"a": 1}, {"b": 1}) == (["a: 1 -> '<absent>'", "b: '<absent>' -> 1"], False)
     assert {"progress", "device", "train.log_every"} <= NEVER_MATTER
+
+
+def test_an_unfinished_training_run_may_be_given_a_lower_target_but_a_finished_one_may_not():
+    old, new = {"train": {"iterations": 400}}, {"train": {"iterations": 14}}
+    assert config_changes("train", old, new, finished=False) == ([], False)
+    changes, extends = config_changes("train", old, new, finished=True)
+    assert changes == ["train.iterations: 400 -> 14 (a run can only be extended)"] and not extends

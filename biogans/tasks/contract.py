@@ -100,18 +100,27 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def config_changes(tool: str, old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], bool]:
+def config_changes(
+    tool: str, old: dict[str, Any], new: dict[str, Any], finished: bool = True
+) -> tuple[list[str], bool]:
     """The keys that matter and differ (as ``"key: old -> new"``), and whether ``new``
-    extends a run of ``old`` (raises its :data:`EXTENDABLE` key)."""
+    extends a run of ``old`` (raises its :data:`EXTENDABLE` key).
+
+    A run that has not finished (interrupted, failed, running) may also be given a lower
+    target: it has produced no final result yet, and the trainer stops at (or reports
+    having passed) whatever target it is given."""
     a, b = flatten(old), flatten(new)
     changes, extends = [], False
     for key in sorted(set(a) | set(b)):
         before, after = a.get(key, _ABSENT), b.get(key, _ABSENT)
         if key in NEVER_MATTER or before == after:
             continue
-        if EXTENDABLE.get(tool) == key and isinstance(before, int) and isinstance(after, int) and after > before:
-            extends = True
-            continue
+        if EXTENDABLE.get(tool) == key and isinstance(before, int) and isinstance(after, int):
+            if after > before:
+                extends = True
+                continue
+            if not finished:
+                continue
         hint = " (a run can only be extended)" if EXTENDABLE.get(tool) == key else ""
         changes.append(f"{key}: {before!r} -> {after!r}{hint}")
     return changes, extends
@@ -128,7 +137,7 @@ def _verdict(tool: str, record: Record, config: dict[str, Any], run_dir: Path) -
         wanted = flatten(config).get(EXTENDABLE["train"])
         done = record.status == "done" and isinstance(wanted, int) and getattr(record, "iteration", 0) >= wanted
         return ("done" if done else "redo"), "an older biogans's record (config not recorded)"
-    changes, extends = config_changes(tool, record.config, config)
+    changes, extends = config_changes(tool, record.config, config, finished=record.status == "done")
     if changes:
         return "conflict", (
             f"{run_dir} holds a {tool} run of another config ({'; '.join(changes)}); "
