@@ -98,7 +98,7 @@ class Settings:
 #: ``preset`` -> its settings (``batch_size``, ``width``, ``warmup``, ``repeats`` override them)
 PRESETS: dict[str, Settings] = {
     "paper": Settings(batch_size=64, width=64, warmup=3, repeats=10),
-    "cpu": Settings(batch_size=16, width=32, warmup=1, repeats=3),
+    "cpu": Settings(batch_size=16, width=32, warmup=1, repeats=5),
     "quick": Settings(batch_size=4, width=8, warmup=1, repeats=2),
 }
 #: the paper's batch size and base width (ngf = ndf = 64)

@@ -170,10 +170,22 @@ def conditional_batches(loaders: Sequence[DataLoader]) -> Iterator[torch.Tensor]
             yield torch.stack([next(it)[0] for it in iterators])
 
 
+def _seed_worker(worker_id: int) -> None:
+    """Each DataLoader worker process flips (and picks neighbours) with a stream of its own."""
+    info = torch.utils.data.get_worker_info()
+    assert info is not None
+    info.dataset.rng.seed(info.seed)
+    if hasattr(info.dataset, "np_rng"):
+        info.dataset.np_rng = np.random.default_rng(info.seed % 2**32)
+
+
 def loader(dataset: Dataset, batch_size: int, seed: int, workers: int = 0) -> DataLoader:
-    """The 2017 loader settings: shuffled, whole batches only."""
+    """The 2017 loader settings: shuffled, whole batches only (``workers`` worker processes)."""
     g = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers, generator=g)
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers, generator=g,
+        worker_init_fn=_seed_worker if workers else None, persistent_workers=workers > 0,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- models (2017 structure)
