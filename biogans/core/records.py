@@ -306,6 +306,22 @@ class C2STRecord(Record):
     train_curve: list[list[float]] = field(default_factory=list)
     elapsed_s: float | None = None
 
+    def setting(self) -> tuple[Any, ...]:
+        """What was measured, apart from the split: two results of one setting and split are
+        the same measurement (a rerun), of which a reader keeps the newer."""
+        if self.a is not None and self.b is not None:
+            return (
+                self.mode,
+                self.loss,
+                self.a.set,
+                tuple(self.a.classes),
+                self.b.set,
+                tuple(self.b.classes),
+                self.split,
+            )
+        g, real = self.generator, tuple(self.real.classes) if self.real else ()
+        return (self.mode, self.loss, g.run_dir or g.path if g else None, g.iteration if g else None, real, self.split)
+
     def problems(self) -> str | None:
         assert self.score is not None
         if not math.isfinite(self.score):

@@ -1,4 +1,5 @@
-"""How the report's tables look on disk: a Markdown table for reading, a CSV for computing.
+"""How the report's tables look on disk: a Markdown table for reading, a CSV for computing,
+rows and columns in the paper's order, runs labelled ``model/loss``.
 
 The numbers come summarised from :mod:`biogans.tasks.reporting` (a :class:`Cell` per table
 cell); this module only lays them out.  Markdown rounds to ``digits`` decimals; CSV files
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from biogans.config import PAPER_8_CLASSES
 from biogans.core.files import atomic_write
 
 if TYPE_CHECKING:
@@ -33,6 +35,47 @@ READ_AUC = (
     "splits where the difference is more than chance."
 )
 RECONSTRUCTION_METRICS = ("l2", "nll", "nll_init", "neighbour_l2")
+
+
+#: display orders: WGAN-GP first (the paper's Table 1 uses it alone); joint families, then conditional ones
+LOSS_ORDER = ("wgangp", "gan", "wgan")
+MODEL_ORDER = ("dcgan", "sep", "star", "independent", "independent_sep", "multichannel", "multichannel_sep")
+
+
+def class_order(seen: Iterable[str]) -> list[str]:
+    """Classes in the paper's order when all are the paper's, else in the order first seen."""
+    names = list(dict.fromkeys(seen))
+    return [n for n in PAPER_8_CLASSES if n in names] if all(n in PAPER_8_CLASSES for n in names) else names
+
+
+def loss_order(losses: Iterable[str]) -> list[str]:
+    present = set(losses)
+    return [x for x in LOSS_ORDER if x in present] + sorted(present - set(LOSS_ORDER))
+
+
+def rank(order: Sequence[str], name: str) -> int:
+    """Position of ``name`` in a display order; unknown names after the known ones."""
+    return order.index(name) if name in order else len(order)
+
+
+def run_labels(keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+    """(model, training loss, run) -> ``model/loss``, with the run folder's name added where two
+    runs would share a label."""
+    runs: dict[tuple[str, str], set[str]] = {}
+    for model, loss, run in keys:
+        runs.setdefault((model, loss), set()).add(run)
+    return {k: f"{k[0]}/{k[1]}" + (f" ({Path(k[2]).name or k[2]})" if len(runs[k[:2]]) > 1 else "") for k in keys}
+
+
+def row_minima(cells: dict[tuple[str, str], Cell], rows: Sequence[str], columns: Sequence[str]) -> dict[str, str]:
+    """Per row, the column with the smallest mean (the first on ties), bold in Table 1; rows with
+    fewer than two filled cells have no minimum worth marking."""
+    out: dict[str, str] = {}
+    for r in rows:
+        filled = [(cells[(r, c)].mean, i, c) for i, c in enumerate(columns) if (r, c) in cells and cells[(r, c)].n]
+        if len(filled) >= 2:
+            out[r] = min(filled)[2]
+    return out
 
 
 @dataclass

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from biogans.config import PAPER_8_CLASSES
 from biogans.core.errors import BiogansError
 from biogans.core.records import (
     RECORD_FILES,
@@ -44,9 +43,16 @@ from biogans.core.records import (
 )
 from biogans.tasks.report_figures import copy_panels, figure8, write_samples
 from biogans.tasks.report_tables import (
+    LOSS_ORDER,
+    MODEL_ORDER,
     baseline_text,
+    class_order,
     curves_text,
+    loss_order,
+    rank,
     report_markdown,
+    row_minima,
+    run_labels,
     table1_text,
     table2_text,
     table3_text,
@@ -54,9 +60,6 @@ from biogans.tasks.report_tables import (
     write_text,
 )
 
-#: display orders: WGAN-GP first (the paper's Table 1 uses it alone); joint families, then conditional ones
-LOSS_ORDER = ("wgangp", "gan", "wgan")
-MODEL_ORDER = ("dcgan", "sep", "star", "independent", "independent_sep", "multichannel", "multichannel_sep")
 _READ = sorted(RECORD_FILES[t] for t in ("c2st", "reconstruct", "train"))
 _SAMPLE_RE = re.compile(r"^iter_(\d+)\.png$")
 
@@ -298,19 +301,11 @@ def _take(found: Collected, item: Found, referenced: bool = False) -> None:
             found.missing.append(f"{item.run_dir}: a {rec.TOOL} run that is {rec.status}{why}{log}")
 
 
-def _c2st_key(r: C2STRecord) -> tuple[Any, ...]:
-    if r.a is not None and r.b is not None:
-        return (r.mode, r.loss, r.a.set, tuple(r.a.classes), r.b.set, tuple(r.b.classes), r.split)
-    assert r.generator is not None
-    real = tuple(r.real.classes) if r.real else ()
-    return (r.mode, r.loss, r.generator.run_dir or r.generator.path, r.generator.iteration, real, r.split)
-
-
 def _dedupe(items: list[Found], notes: list[str]) -> list[Found]:
     """One C2ST result per (setting, split): the newest file wins, the others are noted."""
     best: dict[tuple[Any, ...], Found] = {}
     for item in sorted(items, key=lambda f: (f.mtime, str(f.path))):
-        key = _c2st_key(item.record)
+        key = item.record.setting()
         if key in best:
             notes.append(f"{best[key].path} is superseded by the newer {item.path} (same setting and split)")
         best[key] = item
@@ -330,33 +325,6 @@ def _mixed_settings(found: Collected, sources: Iterable[Path]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- tables and curves
-def class_order(seen: Iterable[str]) -> list[str]:
-    """Classes in the paper's order when all are the paper's, else in the order first seen."""
-    names = list(dict.fromkeys(seen))
-    return [n for n in PAPER_8_CLASSES if n in names] if all(n in PAPER_8_CLASSES for n in names) else names
-
-
-def loss_order(losses: Iterable[str]) -> list[str]:
-    present = set(losses)
-    return [x for x in LOSS_ORDER if x in present] + sorted(present - set(LOSS_ORDER))
-
-
-def _rank(order: Sequence[str], name: str) -> int:
-    """Position of ``name`` in a display order; unknown names after the known ones."""
-    return order.index(name) if name in order else len(order)
-
-
-def row_minima(cells: dict[tuple[str, str], Cell], rows: Sequence[str], columns: Sequence[str]) -> dict[str, str]:
-    """Per row, the column with the smallest mean (the first on ties); rows with fewer than two
-    filled cells have no minimum worth marking."""
-    out: dict[str, str] = {}
-    for r in rows:
-        filled = [(cells[(r, c)].mean, i, c) for i, c in enumerate(columns) if (r, c) in cells and cells[(r, c)].n]
-        if len(filled) >= 2:
-            out[r] = min(filled)[2]
-    return out
-
-
 @dataclass
 class Line:
     """One generator run in Table 2 or 3 (cells per class, or per class and metric), or one
@@ -433,22 +401,12 @@ def baseline(
     return dict(sorted(cells.items(), key=lambda kv: (ranks[kv[0][0]], -len({*kv[0][2], *kv[0][4]}), kv[0][1])))
 
 
-def _labels(keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
-    """``model/loss``, with the run folder's name added where two runs would share a label."""
-    runs: dict[tuple[str, str], set[str]] = {}
-    for model, loss, run in keys:
-        runs.setdefault((model, loss), set()).add(run)
-    return {k: f"{k[0]}/{k[1]}" + (f" ({Path(k[2]).name or k[2]})" if len(runs[k[:2]]) > 1 else "") for k in keys}
-
-
 def _by_run(rows: Iterable[Row]) -> dict[tuple[str, str, str], list[Row]]:
     """Rows per generator run (model, training loss, run), in display order."""
     groups: dict[tuple[str, str, str], list[Row]] = {}
     for r in rows:
         groups.setdefault((r.model, r.train_loss, r.run), []).append(r)
-    return dict(
-        sorted(groups.items(), key=lambda kv: (_rank(MODEL_ORDER, kv[0][0]), _rank(LOSS_ORDER, kv[0][1]), kv[0]))
-    )
+    return dict(sorted(groups.items(), key=lambda kv: (rank(MODEL_ORDER, kv[0][0]), rank(LOSS_ORDER, kv[0][1]), kv[0])))
 
 
 def _it(iteration: int | None) -> int:
@@ -458,7 +416,7 @@ def _it(iteration: int | None) -> int:
 def table2(found: Collected, loss: str, metric: str = "score") -> Table | None:
     """``metric`` of the conditional generators judged with eval loss ``loss``, each at its latest iteration."""
     groups = _by_run(pick(found.rows, table="conditional", loss=loss, metric=metric))
-    labels, lines, notes = _labels(list(groups)), [], []
+    labels, lines, notes = run_labels(list(groups)), [], []
     for key, rows in groups.items():
         latest = max((r.iteration for r in rows), key=_it)
         cells = {k[0]: c for k, c in summarise(pick(rows, iteration=latest), ("klass",)).items()}
@@ -488,8 +446,8 @@ def table3(found: Collected) -> Table | None:
         results.setdefault(key, []).append(item)
     if not results:
         return None
-    order = sorted(results, key=lambda k: (_rank(MODEL_ORDER, k[0]), _rank(LOSS_ORDER, k[1]), k[2] != "joint", k))
-    labels = _labels([(k[0], k[1], k[3]) for k in order])
+    order = sorted(results, key=lambda k: (rank(MODEL_ORDER, k[0]), rank(LOSS_ORDER, k[1]), k[2] != "joint", k))
+    labels = run_labels([(k[0], k[1], k[3]) for k in order])
     lines, notes = [], []
     for key in order:
         items = sorted(results[key], key=lambda f: (_it(f.record.generator.iteration), f.mtime, str(f.path)))
@@ -517,7 +475,7 @@ def curves(
     out: dict[str, list[Line]] = {}
     for loss in loss_order(r.loss for r in rows):
         groups = _by_run(pick(rows, loss=loss))
-        labels = _labels(list(groups))
+        labels = run_labels(list(groups))
         for key, mine in groups.items():
             cells = {k[0]: c for k, c in sorted(summarise(mine, ("iteration",)).items())}
             out.setdefault(loss, []).append(Line(*key, labels[key], max(cells), cells))
@@ -605,10 +563,8 @@ def render_report(
             sections.append(text.caption)
 
     sections.append("## Samples of the training runs\n")
-    runs = sorted(
-        found.training, key=lambda r: (_rank(MODEL_ORDER, r.model), _rank(LOSS_ORDER, r.loss), str(r.run_dir))
-    )
-    labels = _labels([(r.model, r.loss, str(r.run_dir)) for r in runs])
+    runs = sorted(found.training, key=lambda r: (rank(MODEL_ORDER, r.model), rank(LOSS_ORDER, r.loss), str(r.run_dir)))
+    labels = run_labels([(r.model, r.loss, str(r.run_dir)) for r in runs])
     report.samples, drawn = write_samples([(labels[(r.model, r.loss, str(r.run_dir))], r) for r in runs], out)
     report.figures.update({"samples": "samples.png"} if drawn else {})
     sections.append("![latest samples](samples.png)\n\n" + "".join(f"- {s}\n" for s in report.samples)
