@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from conftest import TINY, run_module
+from conftest import run_in_process
 from PIL import Image, ImageSequence
 
-from biogans.core.checkpoint import save_checkpoint
 from biogans.config import PAPER_6_CLASSES
-from biogans.core.errors import ConfigError
+from biogans.core.checkpoint import save_checkpoint
+from biogans.core.errors import BiogansError, CheckpointError, ConfigError
+from biogans.core.models import build_generator
+from biogans.core.samples import fixed_noise
 from biogans.tasks.movie import (
     check_points,
     choose_points,
@@ -26,8 +28,6 @@ from biogans.tasks.movie import (
     slerp,
     strip_indices,
 )
-from biogans.core.models import build_generator
-from biogans.core.samples import fixed_noise
 
 H, W = 48, 80
 CLASSES = ["Alp14", "Arp3", "Cki2"]
@@ -150,14 +150,6 @@ def test_rgb_panels_put_red_alone_first_then_each_class():
 # --------------------------------------------------------------------------- the entry point
 
 
-@pytest.fixture(scope="module")
-def star_checkpoint(tmp_path_factory) -> Path:
-    """A real (briefly trained) star-shaped generator checkpoint from the trainer."""
-    run = tmp_path_factory.mktemp("star_run")
-    run_module("train", "model=star", "loss=gan", *TINY, "train.iterations=2", f"hydra.run.dir={run}")
-    return run / "checkpoints" / "last.pt"
-
-
 def test_movie_of_a_2017_star_file_names_the_paper_classes(tmp_path):
     from test_legacy import RefStarG, randomise, save_legacy
 
@@ -165,7 +157,7 @@ def test_movie_of_a_2017_star_file_names_the_paper_classes(tmp_path):
     ref = randomise(RefStarG(100, 8, 6), torch.randn(16, 100))
     path = save_legacy(tmp_path / "netG_iter_50000.pth", ref.legacy_state())
     out = tmp_path / "movie"
-    run_module("interpolate", f"generator={path}", "model=star", "steps=3", f"hydra.run.dir={out}")
+    run_in_process("interpolate", f"generator={path}", "model=star", "steps=3", run_dir=out)
     info = json.loads((out / "interpolation.json").read_text())
     assert info["kind"] == "star" and info["model"] == "star" and info["frames"] == 5
     assert info["classes"] == list(PAPER_6_CLASSES) and info["channels"] == ["red", *PAPER_6_CLASSES]
@@ -177,10 +169,9 @@ def read_gif(path: Path) -> list[np.ndarray]:
 
 
 def test_movie_of_a_star_generator(star_checkpoint, tmp_path):
+    """(``star_checkpoint``: a real, briefly trained star-shaped generator from the trainer, see conftest.)"""
     out = tmp_path / "movie"
-    proc = run_module(
-        "interpolate", f"generator={star_checkpoint}", "steps=5", "points=[3,17,42]", f"hydra.run.dir={out}"
-    )
+    proc = run_in_process("interpolate", f"generator={star_checkpoint}", "steps=5", "points=[3,17,42]", run_dir=out)
     assert "9 frames" in proc.stdout
     info = json.loads((out / "interpolation.json").read_text())
     classes = info["classes"]
@@ -223,9 +214,9 @@ def test_movie_of_a_joint_generator_built_directly(tmp_path):
     ckpt = tmp_path / "sep.pt"
     save_checkpoint(ckpt, {"iteration": 0, "config": model_spec, "generator": g.state_dict(), "critic": {}})
     out = tmp_path / "movie"
-    run_module(
+    run_in_process(
         "interpolate", f"generator={ckpt}", "steps=3", "scale=1", "caption=false", "strip_frames=2",
-        "batch_size=16", f"hydra.run.dir={out}",
+        "batch_size=16", run_dir=out,
     )  # fmt: skip
     info = json.loads((out / "interpolation.json").read_text())
     assert info["classes"] == ["green"] and info["frames"] == 5 and info["caption_height"] == 0
@@ -236,34 +227,36 @@ def test_movie_of_a_joint_generator_built_directly(tmp_path):
     assert tifffile.imread(out / "cell_cycle.ome.tif").shape == (5, 2, H, W)
 
 
-def assert_clean_failure(proc, *words: str) -> None:
-    assert proc.returncode == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
+def assert_clean_failure(run_dir: Path, overrides: list[str], error: type[BiogansError], *words: str) -> None:
+    """The movie fails with ``error`` naming ``words``: a user error, which the command line shows
+    as one line with exit status 1 (tests/test_cli_errors.py checks that turning)."""
+    with pytest.raises(error) as info:
+        run_in_process("interpolate", *overrides, run_dir=run_dir)
+    assert isinstance(info.value, BiogansError)
     for word in words:
-        assert word in proc.stderr, proc.stderr
+        assert word in str(info.value), str(info.value)
 
 
 def test_bad_points_are_named(star_checkpoint, tmp_path):
-    proc = run_module(
-        "interpolate", f"generator={star_checkpoint}", "points=[0,8,64]", f"hydra.run.dir={tmp_path}", check=False
-    )
-    assert_clean_failure(proc, "points=[0, 8, 64]", "batch_size=64")
+    overrides = [f"generator={star_checkpoint}", "points=[0,8,64]"]
+    assert_clean_failure(tmp_path, overrides, ConfigError, "points=[0, 8, 64]", "batch_size=64")
 
 
 def test_missing_and_foreign_generator_files_are_named(tmp_path):
     missing = tmp_path / "nowhere" / "last.pt"
-    proc = run_module("interpolate", f"generator={missing}", f"hydra.run.dir={tmp_path / 'a'}", check=False)
-    assert_clean_failure(proc, str(missing), "does not exist")
+    assert_clean_failure(tmp_path / "a", [f"generator={missing}"], CheckpointError, str(missing), "does not exist")
 
     foreign = tmp_path / "notes.pt"
     foreign.write_text("not a checkpoint\n")
-    proc = run_module("interpolate", f"generator={foreign}", f"hydra.run.dir={tmp_path / 'b'}", check=False)
-    assert_clean_failure(proc, str(foreign), "not a readable PyTorch checkpoint")
+    assert_clean_failure(
+        tmp_path / "b", [f"generator={foreign}"], CheckpointError, str(foreign), "not a readable PyTorch checkpoint"
+    )
 
     state_dict = tmp_path / "netG_iter_50000.pth"
     torch.save({"main.final.64-2.convt.weight": torch.zeros(1)}, state_dict)
-    proc = run_module("interpolate", f"generator={state_dict}", f"hydra.run.dir={tmp_path / 'c'}", check=False)
-    assert_clean_failure(proc, str(state_dict), "not a biogans checkpoint", "model=FAMILY", "try model='dcgan'")
+    assert_clean_failure(
+        tmp_path / "c", [f"generator={state_dict}"], CheckpointError,
+        str(state_dict), "not a biogans checkpoint", "model=FAMILY", "try model='dcgan'",
+    )  # fmt: skip
 
-    proc = run_module("interpolate", f"hydra.run.dir={tmp_path / 'd'}", check=False)
-    assert_clean_failure(proc, "generator=PATH is required")
+    assert_clean_failure(tmp_path / "d", [], ConfigError, "generator=PATH is required")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, read_metrics, run_module
+from conftest import TINY, read_metrics, run_in_process
 
 from biogans.core.data.batches import normalise
 from biogans.core.data.lin import LinFolder
@@ -328,13 +328,14 @@ def test_multichannel_batches_use_the_batch_size_and_cache(tmp_path, caplog):
 
 
 # ------------------------------------------------------------------------ end to end
-def test_the_multichannel_model_trains_on_it(tmp_path):
+def test_the_multichannel_model_trains_on_it(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="biogans")
     run = tmp_path / "run"
     overrides = ["model=multichannel", "loss=wgangp", *TINY, "model.nz=350", "train.iterations=3"]
-    proc = run_module("train", *overrides, f"hydra.run.dir={run}")
+    proc = run_in_process("train", *overrides, run_dir=run)
     metrics = read_metrics(run)
     assert metrics["status"] == "done" and metrics["iteration"] == 3 and metrics["model"] == "multichannel"
-    log_text = proc.stdout + proc.stderr
+    log_text = proc.stdout + caplog.text
     assert "red nearest-neighbour table" in log_text
     cache = Path(os.environ["BIOGANS_CACHE"]) / "red_nn"
     assert len(list(cache.glob("*.pt"))) >= 1

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, TINY_DATA, run_module, typed
+from conftest import TINY_DATA, run_in_process, typed
 from torchvision.io import read_image
 
 from biogans.core.checkpoint import load_generator
-from biogans.core.errors import ConfigError
+from biogans.core.errors import BiogansError, CheckpointError, ConfigError
+from biogans.core.models import build_generator
 from biogans.tasks.reconstruction import (
     PANEL_PADDING,
     batch_seed,
@@ -25,7 +26,6 @@ from biogans.tasks.reconstruction import (
     plan_reconstruction,
     reconstruct_batch,
 )
-from biogans.core.models import build_generator
 
 SMALL = [*TINY_DATA, "device=cpu", "progress=false"]
 CLASSES = ["Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1"]
@@ -188,9 +188,9 @@ def test_separable_fits_red_noise_on_red_then_green_noise_on_green():
 
 def test_command_writes_records_summaries_and_panels(trained_run, tmp_path):
     ckpt = trained_run / "checkpoints" / "last.pt"
-    proc = run_module(
+    proc = run_in_process(
         "reconstruct", *SMALL, f"generator={ckpt}", "classes=[Tea1,Cki2]", "max_images_per_class=3",
-        "trials=2", "steps=3", "panels=2", f"hydra.run.dir={tmp_path}",
+        "trials=2", "steps=3", "panels=2", run_dir=tmp_path,
     )  # fmt: skip
     result = json.loads((tmp_path / "reconstruction.json").read_text())
     assert result["format"] == "biogans-reconstruction-v2"
@@ -234,11 +234,11 @@ def test_command_writes_records_summaries_and_panels(trained_run, tmp_path):
         assert (target - found).pow(2).mean().sqrt().item() == pytest.approx(tea1[row]["l2"], abs=0.005)
 
 
-def test_conditional_generator_is_reconstructed_per_class_and_separably(tmp_path):
-    run_module("train", "model=star", "loss=gan", *TINY, "train.iterations=2", f"hydra.run.dir={tmp_path / 'star'}")
-    ckpt = tmp_path / "star" / "checkpoints" / "last.pt"
+def test_conditional_generator_is_reconstructed_per_class_and_separably(star_checkpoint, tmp_path):
+    """(``star_checkpoint``: a real, briefly trained star-shaped generator from the trainer, see conftest.)"""
+    ckpt = star_checkpoint
     common = [*SMALL, f"generator={ckpt}", "max_images_per_class=2", "trials=1", "steps=2", "panels=0"]
-    proc = run_module("reconstruct", *common, "optimise=separable", f"hydra.run.dir={tmp_path / 'rec'}")
+    proc = run_in_process("reconstruct", *common, "optimise=separable", run_dir=tmp_path / "rec")
     result = json.loads((tmp_path / "rec" / "reconstruction.json").read_text())
     assert result["generator"]["kind"] == "star" and result["optimise"] == "separable"
     assert result["classes"] == CLASSES and list(result["per_class"]) == CLASSES
@@ -248,10 +248,8 @@ def test_conditional_generator_is_reconstructed_per_class_and_separably(tmp_path
     # each class renders through its own tower, and its numbers do not depend on the other classes
     plan = plan_reconstruction(typed("reconstruct", [*common, "classes=[Tea1,Alp14]"]))
     assert plan.towers == {"Tea1": 5, "Alp14": 0}
-    alone = run_module(
-        "reconstruct", *common, "optimise=separable", "classes=[Mkh1]", f"hydra.run.dir={tmp_path / 'one'}"
-    )
-    assert alone.returncode == 0
+    alone = run_in_process("reconstruct", *common, "optimise=separable", "classes=[Mkh1]", run_dir=tmp_path / "one")
+    assert alone.record.status == "done"
     one = json.loads((tmp_path / "one" / "reconstruction.json").read_text())
     assert one["images"] == [r for r in result["images"] if r["class"] == "Mkh1"]
 
@@ -259,31 +257,35 @@ def test_conditional_generator_is_reconstructed_per_class_and_separably(tmp_path
 # --------------------------------------------------------------------------- bad input
 
 
-#: each bad input: the overrides ({name} stands for a path of the test) and what stderr must say
+#: each bad input: the overrides ({name} stands for a path of the test), the error, what its message must say
 BAD_INPUTS = {
-    "no generator": ([], ["generator=PATH is required"]),
-    "random .pt": (["generator={random}"], ["{random}", "not a biogans checkpoint"]),
-    "text file": (["generator={text}"], ["{text}", "not a readable PyTorch checkpoint"]),
-    "missing file": (["generator={missing}"], ["{missing}", "does not exist"]),
-    "separable on dcgan": (["generator={trained}", "optimise=separable"], ["{trained}", "'dcgan'", "optimise=joint"]),
-    "unknown class": (["generator={trained}", "classes=[Tea1,Nope1]"], ["'Nope1'", "{trained}"]),
-    "class not in data": (["generator={trained}", "classes=[Tea1]", "dataset.classes=[Cki2]"], ["'Tea1'", "Cki2"]),
-    "image size": (["generator={trained}", "dataset.image_size=[64,64]"], ["48 x 80", "dataset.image_size"]),
-    "trials": (["generator={trained}", "trials=0"], ["trials must be >= 1, got 0"]),
-    "lr": (["generator={trained}", "lr=-1"], ["lr must be > 0, got -1"]),
-    "double class": (["generator={trained}", "classes=[Tea1,Tea1]"], ["['Tea1'] more than once"]),
-}
+    "no generator": ([], ConfigError, ["generator=PATH is required"]),
+    "random .pt": (["generator={random}"], CheckpointError, ["{random}", "not a biogans checkpoint"]),
+    "text file": (["generator={text}"], CheckpointError, ["{text}", "not a readable PyTorch checkpoint"]),
+    "missing file": (["generator={missing}"], CheckpointError, ["{missing}", "does not exist"]),
+    "separable on dcgan": (["generator={trained}", "optimise=separable"], ConfigError,
+                           ["{trained}", "'dcgan'", "optimise=joint"]),
+    "unknown class": (["generator={trained}", "classes=[Tea1,Nope1]"], ConfigError, ["'Nope1'", "{trained}"]),
+    "class not in data": (["generator={trained}", "classes=[Tea1]", "dataset.classes=[Cki2]"], ConfigError,
+                          ["'Tea1'", "Cki2"]),
+    "image size": (["generator={trained}", "dataset.image_size=[64,64]"], ConfigError,
+                   ["48 x 80", "dataset.image_size"]),
+    "trials": (["generator={trained}", "trials=0"], ConfigError, ["trials must be >= 1, got 0"]),
+    "lr": (["generator={trained}", "lr=-1"], ConfigError, ["lr must be > 0, got -1"]),
+    "double class": (["generator={trained}", "classes=[Tea1,Tea1]"], ConfigError, ["['Tea1'] more than once"]),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_fails_with_a_clear_message(case, trained_run, bad_files, tmp_path):
+    """In-process; the command line's one line, exit status 1 and no traceback: tests/test_cli_errors.py."""
     paths = {"trained": trained_run / "checkpoints" / "last.pt", **bad_files}
-    overrides, expected = BAD_INPUTS[case]
+    overrides, error, expected = BAD_INPUTS[case]
     args = [o.format(**paths) for o in overrides]
-    proc = run_module("reconstruct", *SMALL, *args, f"hydra.run.dir={tmp_path / 'run'}", check=False)
-    assert proc.returncode == 1, (case, proc.stderr[-2000:])
-    assert "Traceback" not in proc.stderr, (case, proc.stderr[-2000:])
+    with pytest.raises(BiogansError) as info:
+        run_in_process("reconstruct", *SMALL, *args, run_dir=tmp_path / "run")
+    assert type(info.value) is error, (case, repr(info.value))
     for text in expected:
-        assert text.format(**paths) in proc.stderr, (case, text, proc.stderr[-2000:])
+        assert text.format(**paths) in str(info.value), (case, text, str(info.value))
     record = tmp_path / "run" / "reconstruction.json"  # no result: none, or the task contract's "failed" record
     assert not record.exists() or json.loads(record.read_text())["status"] == "failed", case

@@ -1,14 +1,18 @@
-"""Resume: SIGKILL then rerun equals an uninterrupted run; SIGTERM/SIGUSR1 checkpoint and exit; NaN stops."""
+"""Resume: SIGKILL then rerun equals an uninterrupted run; SIGTERM/SIGUSR1 checkpoint and exit; NaN stops.
+
+The signals go to a real ``python -m biogans.train`` process; every other run is in-process.
+"""
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, read_metrics, run_module, start_module, typed
+from conftest import TINY, read_metrics, run_in_process, start_module, typed
 
 from biogans.core.checkpoint import load_checkpoint
 from biogans.core.errors import ConfigError, TrainingError
@@ -31,10 +35,11 @@ def state_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_sigkill_then_resume_ends_with_identical_weights(tmp_path):
+def test_sigkill_then_resume_ends_with_identical_weights(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="biogans")
     total = 60
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    run_module("train", *ARGS, f"train.iterations={total}", f"hydra.run.dir={straight}")
+    run_in_process("train", *ARGS, f"train.iterations={total}", run_dir=straight)
 
     proc = start_module("train", *ARGS, f"train.iterations={total}", f"hydra.run.dir={killed}")
     last = killed / "checkpoints" / "last.pt"
@@ -46,8 +51,8 @@ def test_sigkill_then_resume_ends_with_identical_weights(tmp_path):
     assert 10 <= interrupted_at < total  # it really was killed mid-run
     assert read_metrics(killed)["status"] == "running"  # SIGKILL leaves no chance to say otherwise
 
-    run_module("train", *ARGS, f"train.iterations={total}", f"hydra.run.dir={killed}")
-    assert f"from iteration {interrupted_at}" in (killed / "train.log").read_text()
+    run_in_process("train", *ARGS, f"train.iterations={total}", run_dir=killed)
+    assert f"from iteration {interrupted_at}" in caplog.text
     a, b = load_checkpoint(straight / "checkpoints" / "last.pt"), load_checkpoint(last)
     assert a["iteration"] == b["iteration"] == total
     assert state_equal(a["generator"], b["generator"])
@@ -72,7 +77,7 @@ def test_stop_signal_writes_a_checkpoint_and_exits_cleanly(tmp_path, sig):
     assert load_checkpoint(run / "checkpoints" / "last.pt")["iteration"] == stopped_at  # saved at the stop
     assert sig.name in (run / "train.log").read_text()
     # and the same command carries on from there
-    run_module("train", *[a.replace("iterations=400", f"iterations={stopped_at + 3}") for a in args])
+    run_in_process("train", *ARGS, f"train.iterations={stopped_at + 3}", run_dir=run)
     assert read_metrics(run)["iteration"] == stopped_at + 3
 
 
@@ -102,30 +107,33 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     assert state_equal(kept["generator"], good["generator"])
 
 
-def test_nan_run_from_the_command_line_fails_with_a_clear_message(tmp_path):
+def test_nan_run_fails_with_a_clear_message(tmp_path):
     run = tmp_path / "run"
-    proc = run_module("train", *ARGS, "train.iterations=30", "optimizer.lr=inf", f"hydra.run.dir={run}", check=False)
-    assert proc.returncode == 1
-    assert "became nan" in proc.stderr and "Traceback" not in proc.stderr
+    with pytest.raises(TrainingError) as exc:
+        run_in_process("train", *ARGS, "train.iterations=30", "optimizer.lr=inf", run_dir=run)
+    assert "became nan" in str(exc.value)
     assert read_metrics(run)["status"] == "failed"
     assert not (run / "checkpoints" / "last.pt").exists()  # never a checkpoint of broken weights
 
 
 def test_resuming_with_another_model_is_refused(tmp_path):
     run = tmp_path / "run"
-    run_module("train", *ARGS, "train.iterations=2", f"hydra.run.dir={run}")
-    proc = run_module("train", *ARGS, "model=dcgan", "train.iterations=4", f"hydra.run.dir={run}", check=False)
-    assert proc.returncode == 1 and "another config" in proc.stderr and "model.separable" in proc.stderr
+    run_in_process("train", *ARGS, "train.iterations=2", run_dir=run)
+    with pytest.raises(ConfigError) as exc:
+        run_in_process("train", *ARGS, "model=dcgan", "train.iterations=4", run_dir=run)
+    assert "another config" in str(exc.value) and "model.separable" in str(exc.value)
     with pytest.raises(ConfigError, match="loss=wgangp"):
         Trainer(typed("train", [*ARGS, "loss=gan", "train.iterations=4"]), run).run()
 
 
-def test_a_finished_run_is_not_trained_again(tmp_path):
+def test_a_finished_run_is_not_trained_again(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="biogans")
     run = tmp_path / "run"
-    run_module("train", *ARGS, "train.iterations=2", f"hydra.run.dir={run}")
+    run_in_process("train", *ARGS, "train.iterations=2", run_dir=run)
     before = (run / "checkpoints" / "last.pt").stat().st_mtime_ns
-    proc = run_module("train", *ARGS, "train.iterations=2", f"hydra.run.dir={run}")
-    assert "nothing recomputed" in proc.stdout + proc.stderr + (run / "train.log").read_text()
+    proc = run_in_process("train", *ARGS, "train.iterations=2", run_dir=run)
+    assert proc.record.status == "done" and proc.record.iteration == 2
+    assert "nothing recomputed" in proc.stdout + caplog.text
     assert (run / "checkpoints" / "last.pt").stat().st_mtime_ns == before
 
 

@@ -1,10 +1,10 @@
-"""End-to-end training through ``python -m biogans.train`` on tiny synthetic data."""
+"""End-to-end training (what ``python -m biogans.train`` runs, in-process) on tiny synthetic data."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TINY, TINY_DATA, read_metrics, run_module, typed
+from conftest import TINY, TINY_DATA, read_metrics, run_in_process, typed
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchvision.io import read_image
 
@@ -13,17 +13,25 @@ from biogans.core.checkpoint import load_checkpoint
 from biogans.core.models import build_generator
 from biogans.tasks.common import read_set
 
+#: critic steps per generator iteration in the runs below: WGAN's warm-up (the paper's 100 steps for
+#: the first 25 iterations, 1,200 critic steps for these 12, 15x the rest of the run) is shortened
+#: to 7, still unlike its n_critic=5, so the warm-up path runs and is seen in the metrics; the
+#: schedule itself (100 / 25 / 500) is checked in tests/test_config.py and tests/test_losses.py
+CRITIC_STEPS = {"gan": 1, "wgan": 7, "wgangp": 5}
+WARMUP = {"wgan": ["loss.warmup_critic_steps=7"]}
+
 
 @pytest.mark.parametrize("model", ["dcgan", "sep"])
 @pytest.mark.parametrize("loss", ["gan", "wgan", "wgangp"])
 def test_every_joint_model_and_loss_trains_end_to_end(tmp_path, model, loss):
     run = tmp_path / "run"
-    run_module(
-        "train", f"model={model}", f"loss={loss}", *TINY, "train.iterations=12", "train.sample_every=6",
-        "train.log_every=4", "train.checkpoint_at=[10]", f"hydra.run.dir={run}",
+    run_in_process(
+        "train", f"model={model}", f"loss={loss}", *WARMUP.get(loss, []), *TINY, "train.iterations=12",
+        "train.sample_every=6", "train.log_every=4", "train.checkpoint_at=[10]", run_dir=run,
     )  # fmt: skip
     metrics = read_metrics(run)
     assert metrics["status"] == "done" and metrics["iteration"] == 12
+    assert metrics["last"]["critic_steps"] == CRITIC_STEPS[loss]
     assert metrics["model"] == model and metrics["loss"] == loss
     assert metrics["it_per_s"] > 0
     assert {"loss_critic", "loss_generator"} <= set(metrics["last"])
@@ -93,7 +101,7 @@ def test_default_config_is_the_paper_setting():
 
 def test_checkpoint_is_loadable_with_weights_only_and_carries_the_model_config(tmp_path):
     run = tmp_path / "run"
-    run_module("train", "model=sep", "loss=gan", *TINY, "train.iterations=3", f"hydra.run.dir={run}")
+    run_in_process("train", "model=sep", "loss=gan", *TINY, "train.iterations=3", run_dir=run)
     last = load_checkpoint(run / "checkpoints" / "last.pt")
     for key in ("generator", "critic", "optimizer_generator", "optimizer_critic", "rng", "batches", "iteration"):
         assert key in last
@@ -114,9 +122,9 @@ def test_training_on_lin_folders_of_your_own(tmp_path):
             image[1, 18:30, 20 + 20 * i : 30 + 20 * i] = 150
             write_png(image, str(root / cls / f"cell_{j:03d}.png"))
     run = tmp_path / "run"
-    run_module(
+    run_in_process(
         "train", "dataset=lin", f"dataset.root={root}", "model=sep", "loss=gan", "model.ngf=16", "model.ndf=16",
-        "train.batch_size=8", "train.iterations=3", "train.progress=false", "device=cpu", f"hydra.run.dir={run}",
+        "train.batch_size=8", "train.iterations=3", "train.progress=false", "device=cpu", run_dir=run,
     )  # fmt: skip
     metrics = read_metrics(run)
     assert metrics["status"] == "done" and metrics["dataset"] == "lin" and metrics["classes"] == ["GeneA", "GeneB"]
