@@ -117,6 +117,21 @@ TRAINED = [*TINY_DATA, "model=dcgan", "loss=gan", "model.ngf=32", "model.ndf=32"
 #: the run of the `star_run` fixture: a star-shaped conditional generator, barely trained
 STAR = ["model=star", "loss=gan", *TINY, "train.iterations=2"]
 
+#: the run of the `dcgan_run` fixture: the default model and loss (DCGAN, WGAN-GP), barely trained
+DCGAN = [*TINY, "train.iterations=2", "train.checkpoint_at=[1]"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests that need :func:`trained_run` (150 iterations, the longest setup of the suite) are ``slow``.
+
+    ``pytest -m "not slow and not slurm"`` then never trains it; tests that only need *a*
+    generator take :func:`dcgan_run` or :func:`star_run` instead.
+    """
+    for item in items:
+        if "trained_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
@@ -130,6 +145,18 @@ def trained_run(tmp_path_factory) -> Path:
         "train", *TRAINED, "train.iterations=150", "train.checkpoint_at=[1,150]", "train.progress=false",
         "device=cpu", run_dir=run,
     )  # fmt: skip
+    return run
+
+
+@pytest.fixture(scope="session")
+def dcgan_run(tmp_path_factory) -> Path:
+    """A real DCGAN from the trainer (:data:`DCGAN`: 2 iterations, snapshots at 1 and 2).
+
+    For tests where a generator's numbers do not matter (bad input, reruns); :func:`trained_run`
+    is the one that has learned something.
+    """
+    run = tmp_path_factory.mktemp("dcgan") / "run"
+    run_in_process("train", *DCGAN, run_dir=run)
     return run
 
 

@@ -263,23 +263,23 @@ BAD_INPUTS = {
     "random .pt": (["generator={random}"], CheckpointError, ["{random}", "not a biogans checkpoint"]),
     "text file": (["generator={text}"], CheckpointError, ["{text}", "not a readable PyTorch checkpoint"]),
     "missing file": (["generator={missing}"], CheckpointError, ["{missing}", "does not exist"]),
-    "separable on dcgan": (["generator={trained}", "optimise=separable"], ConfigError,
-                           ["{trained}", "'dcgan'", "optimise=joint"]),
-    "unknown class": (["generator={trained}", "classes=[Tea1,Nope1]"], ConfigError, ["'Nope1'", "{trained}"]),
-    "class not in data": (["generator={trained}", "classes=[Tea1]", "dataset.classes=[Cki2]"], ConfigError,
+    "separable on dcgan": (["generator={dcgan}", "optimise=separable"], ConfigError,
+                           ["{dcgan}", "'dcgan'", "optimise=joint"]),
+    "unknown class": (["generator={dcgan}", "classes=[Tea1,Nope1]"], ConfigError, ["'Nope1'", "{dcgan}"]),
+    "class not in data": (["generator={dcgan}", "classes=[Tea1]", "dataset.classes=[Cki2]"], ConfigError,
                           ["'Tea1'", "Cki2"]),
-    "image size": (["generator={trained}", "dataset.image_size=[64,64]"], ConfigError,
+    "image size": (["generator={dcgan}", "dataset.image_size=[64,64]"], ConfigError,
                    ["48 x 80", "dataset.image_size"]),
-    "trials": (["generator={trained}", "trials=0"], ConfigError, ["trials must be >= 1, got 0"]),
-    "lr": (["generator={trained}", "lr=-1"], ConfigError, ["lr must be > 0, got -1"]),
-    "double class": (["generator={trained}", "classes=[Tea1,Tea1]"], ConfigError, ["['Tea1'] more than once"]),
+    "trials": (["generator={dcgan}", "trials=0"], ConfigError, ["trials must be >= 1, got 0"]),
+    "lr": (["generator={dcgan}", "lr=-1"], ConfigError, ["lr must be > 0, got -1"]),
+    "double class": (["generator={dcgan}", "classes=[Tea1,Tea1]"], ConfigError, ["['Tea1'] more than once"]),
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_fails_with_a_clear_message(case, trained_run, bad_files, tmp_path):
+def test_bad_input_fails_with_a_clear_message(case, dcgan_run, bad_files, tmp_path):
     """In-process; the command line's one line, exit status 1 and no traceback: tests/test_cli_errors.py."""
-    paths = {"trained": trained_run / "checkpoints" / "last.pt", **bad_files}
+    paths = {"dcgan": dcgan_run / "checkpoints" / "last.pt", **bad_files}
     overrides, error, expected = BAD_INPUTS[case]
     args = [o.format(**paths) for o in overrides]
     with pytest.raises(BiogansError) as info:

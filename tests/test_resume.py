@@ -35,6 +35,7 @@ def state_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow  # three runs of 60 iterations, one of them a process of its own (about 25 s of CPU)
 def test_sigkill_then_resume_ends_with_identical_weights(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="biogans")
     total = 60
