@@ -74,7 +74,8 @@ class SameBatches:
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a.double() - b.double()).norm() / b.double().norm().clamp_min(1e-300))
+    a, b = a.detach().double(), b.detach().double()
+    return float((a - b).norm() / b.norm().clamp_min(1e-300))
 
 
 def case(name: str, towers: str | None = None) -> bench.Case:
@@ -299,3 +300,22 @@ def test_quick_benchmark_of_every_row_costs_the_whole_grid(tmp_path):
     record = _run_bench(tmp_path, list(bench.ROWS), "warmup=0", "repeats=1", "compare_towers=false")
     assert len(record.rows) == len(bench.ROWS)
     assert record.grid.hours > 0 and record.grid.reference_hours > 0
+
+
+@pytest.mark.usefixtures("float64")
+def test_critic_scores_real_and_fake_in_one_pass_only_without_batch_statistics():
+    """One pass over real and fake gives each image's own score when no BatchNorm uses
+    batch statistics; with such BatchNorm the passes stay separate (the paper's critic step)."""
+    from biogans.core.losses import score_both
+    from biogans.core.models.critic import Critic
+
+    torch.manual_seed(0)
+    real, fake = torch.randn(3, 5, 2, 16, 16), torch.randn(3, 7, 2, 16, 16)
+    for batchnorm, train in ((False, True), (True, True), (True, False)):
+        critic = Critic(ndf=4, image_size=(16, 16), n_towers=3, conditional=True, batchnorm=batchnorm).train(train)
+        a, b = score_both(critic, real, fake)
+        assert a.shape == (3, 5) and b.shape == (3, 7)
+        assert rel(a, critic(real)) < TOL and rel(b, critic(fake)) < TOL
+    critic = Critic(ndf=4, image_size=(16, 16), batchnorm=True).train()
+    joint = critic(torch.cat([real[0], fake[0]]))[:5]
+    assert rel(score_both(critic, real[0], fake[0])[0], joint) > 1e-3  # batch statistics do couple images

@@ -80,7 +80,7 @@ class GANLoss(AdversarialLoss):
     name = "gan"
 
     def critic_loss(self, critic, real, fake, rng=None):
-        real_scores, fake_scores = critic(real), critic(fake)
+        real_scores, fake_scores = score_both(critic, real, fake)
         loss = _bce(real_scores, 1.0) + _bce(fake_scores, 0.0)
         return CriticStats(loss=loss)
 
@@ -94,7 +94,8 @@ class WGANLoss(AdversarialLoss):
     name = "wgan"
 
     def critic_loss(self, critic, real, fake, rng=None):
-        real_mean, fake_mean = critic(real).mean(-1), critic(fake).mean(-1)
+        real_scores, fake_scores = score_both(critic, real, fake)
+        real_mean, fake_mean = real_scores.mean(-1), fake_scores.mean(-1)
         loss = real_mean - fake_mean
         stats = CriticStats(loss=loss, wasserstein=(fake_mean - real_mean).detach())
         if self.gp_weight:
@@ -111,6 +112,30 @@ class WGANGPLoss(WGANLoss):
     """WGAN with the gradient penalty instead of clipping."""
 
     name = "wgangp"
+
+
+def score_both(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The critic's scores of the real and of the fake batch.
+
+    With BatchNorm using batch statistics (the GAN and WGAN critics in training) an image's
+    score depends on its batch, so real and fake go through the critic in separate passes,
+    as in the paper.  Otherwise (WGAN-GP's critic, or any critic in eval mode) each score
+    depends on its own image only, and one pass over both batches gives the same scores
+    with half the operations (about 5% of a star-shaped WGAN-GP iteration on a CPU;
+    ``python -m biogans.bench``).
+    """
+    if _batch_coupled(critic):
+        return critic(real), critic(fake)
+    scores = critic(torch.cat([real, fake], dim=-4))
+    return scores.split([real.shape[-4], fake.shape[-4]], dim=-1)
+
+
+def _batch_coupled(critic: nn.Module) -> bool:
+    """Whether some layer mixes the images of a batch: BatchNorm on batch statistics."""
+    return any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) and (m.training or not m.track_running_stats)
+        for m in critic.modules()
+    )
 
 
 def _bce(scores: torch.Tensor, target: float) -> torch.Tensor:
