@@ -33,6 +33,19 @@ TINY = [*TINY_DATA, "model.ngf=16", "model.ndf=16", "train.batch_size=8", "train
 
 
 @pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> None:
+    """One torch (OpenMP) thread here and in every process the tests start (``OMP_NUM_THREADS``).
+
+    The networks of the tests are tiny; two threads on this 2-core machine gain little when it
+    is idle and crawl as soon as anything else runs (an OpenMP thread spins waiting for its
+    descheduled twin): the SIGKILL resume test took 120 s of CPU with two threads under load,
+    15 s with one.  A value already in the environment is kept.
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+@pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory) -> Path:
     """Every test (and every subprocess it starts) uses a cache folder of its own, not ~/.cache."""
     cache = tmp_path_factory.mktemp("biogans-cache")
@@ -114,8 +127,8 @@ def read_metrics(run_dir: Path) -> dict:
 #: the run of the `trained_run` fixture: DCGAN + GAN, 150 iterations of batch 32 at half width
 TRAINED = [*TINY_DATA, "model=dcgan", "loss=gan", "model.ngf=32", "model.ndf=32", "train.batch_size=32"]
 
-#: the run of the `star_run` fixture: a star-shaped conditional generator, barely trained
-STAR = ["model=star", "loss=gan", *TINY, "train.iterations=2"]
+#: the run of the `star_run` fixture: a star-shaped conditional generator, barely trained (snapshots at 1 and 2)
+STAR = ["model=star", "loss=gan", *TINY, "train.iterations=2", "train.checkpoint_at=[1,2]"]
 
 #: the run of the `dcgan_run` fixture: the default model and loss (DCGAN, WGAN-GP), barely trained
 DCGAN = [*TINY, "train.iterations=2", "train.checkpoint_at=[1]"]
@@ -162,7 +175,7 @@ def dcgan_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def star_run(tmp_path_factory) -> Path:
-    """A real star-shaped generator from the trainer (:data:`STAR`: 2 iterations, six classes).
+    """A real star-shaped generator from the trainer (:data:`STAR`: 2 iterations, six classes, snapshots at 1 and 2).
 
     For the tools that render or judge conditional generators; its numbers mean nothing.
     """

@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
+from conftest import TINY, typed
 
 from biogans.core.errors import TrainingError
 from biogans.tasks.training import LossWatch, Trainer
-from tests.conftest import TINY, typed
 
 ARGS = ["model=dcgan", "loss=gan", *TINY, "train.checkpoint_at=[]", "train.sample_every=1000"]
 

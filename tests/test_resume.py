@@ -35,24 +35,30 @@ def state_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.slow  # three runs of 60 iterations, one of them a process of its own (about 25 s of CPU)
+#: the SIGKILL test checkpoints every 5 iterations of 30: killed soon after its first checkpoint, the
+#: process is far from the end (it would need 25 iterations before the test's next 20 ms poll)
+EVERY, TOTAL = 5, 30
+KILL_ARGS = [a.replace("checkpoint_every=10", f"checkpoint_every={EVERY}") for a in ARGS]
+
+
+@pytest.mark.slow  # a straight run, a killed process and its resume (about 15 s of CPU)
 def test_sigkill_then_resume_ends_with_identical_weights(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="biogans")
-    total = 60
+    total = TOTAL
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    run_in_process("train", *ARGS, f"train.iterations={total}", run_dir=straight)
+    run_in_process("train", *KILL_ARGS, f"train.iterations={total}", run_dir=straight)
 
-    proc = start_module("train", *ARGS, f"train.iterations={total}", f"hydra.run.dir={killed}")
+    proc = start_module("train", *KILL_ARGS, f"train.iterations={total}", f"hydra.run.dir={killed}")
     last = killed / "checkpoints" / "last.pt"
     wait_for(last.exists, what="the first checkpoint")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     interrupted_at = load_checkpoint(last)["iteration"]
-    assert 10 <= interrupted_at < total  # it really was killed mid-run
+    assert EVERY <= interrupted_at < total  # it really was killed mid-run
     assert read_metrics(killed)["status"] == "running"  # SIGKILL leaves no chance to say otherwise
 
-    run_in_process("train", *ARGS, f"train.iterations={total}", run_dir=killed)
+    run_in_process("train", *KILL_ARGS, f"train.iterations={total}", run_dir=killed)
     assert f"from iteration {interrupted_at}" in caplog.text
     a, b = load_checkpoint(straight / "checkpoints" / "last.pt"), load_checkpoint(last)
     assert a["iteration"] == b["iteration"] == total
