@@ -38,7 +38,10 @@ def test_split_halves_follow_the_paper_rule(prepared_splits):
 
 
 def test_prepare_summary_and_json(tmp_path):
-    proc = run_in_process("prepare", *TINY_DATA, "n_splits=3", run_dir=tmp_path)
+    # 3 splits in a folder of its own: the session's 10 (prepared_splits, the default place) stay
+    proc = run_in_process(
+        "prepare", *TINY_DATA, "n_splits=3", f"dataset.splits_dir={tmp_path / 'splits'}", run_dir=tmp_path
+    )
     summary = json.loads((tmp_path / "prepare.json").read_text())
     assert summary["n_splits"] == 3 and set(summary["sets"]) == {"train", "test"}
     assert summary["sets"]["train"]["classes"]["Tea4"] == 48 and summary["sets"]["test"]["classes"]["Tea4"] == 24
