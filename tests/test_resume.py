@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -41,18 +43,27 @@ EVERY, TOTAL = 5, 30
 KILL_ARGS = [a.replace("checkpoint_every=10", f"checkpoint_every={EVERY}") for a in ARGS]
 
 
+def kill_at_first_checkpoint(proc: subprocess.Popen, last: Path) -> None:
+    wait_for(last.exists, what="the first checkpoint")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+
+
 @pytest.mark.slow  # a straight run, a killed process and its resume (about 15 s of CPU)
 def test_sigkill_then_resume_ends_with_identical_weights(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="biogans")
     total = TOTAL
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    run_in_process("train", *KILL_ARGS, f"train.iterations={total}", run_dir=straight)
-
     proc = start_module("train", *KILL_ARGS, f"train.iterations={total}", f"hydra.run.dir={killed}")
     last = killed / "checkpoints" / "last.pt"
-    wait_for(last.exists, what="the first checkpoint")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
+    # a thread watches for the process's first checkpoint and kills it, while the straight
+    # run trains here (the process and this run use one core each)
+    with ThreadPoolExecutor(1) as watcher:
+        killing = watcher.submit(kill_at_first_checkpoint, proc, last)
+        try:
+            run_in_process("train", *KILL_ARGS, f"train.iterations={total}", run_dir=straight)
+        finally:
+            killing.result()
     assert proc.returncode == -signal.SIGKILL
     interrupted_at = load_checkpoint(last)["iteration"]
     assert EVERY <= interrupted_at < total  # it really was killed mid-run
