@@ -327,7 +327,7 @@ class BenchPreset(Enum):
 
     auto = "auto"  # paper on a GPU, cpu elsewhere
     paper = "paper"  # batch 64, the paper's widths
-    cpu = "cpu"  # batch 16, half widths: minutes on a 2-core CPU
+    cpu = "cpu"  # batch 16, width 24 (3/8 of the paper's): minutes on a 2-core CPU
     quick = "quick"  # tiny, for tests
 
 

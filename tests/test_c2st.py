@@ -21,8 +21,8 @@ import torch
 from conftest import TINY, TINY_DATA, run_module, typed
 
 from biogans.core.data.splits import write_splits
-from biogans.tasks.two_sample import run_c2st, score_critic, two_sample_test
 from biogans.tasks.common import fresh_critic, loss_from, optimizer_from, read_set
+from biogans.tasks.two_sample import run_c2st, score_critic, two_sample_test
 
 #: small critic and batches: every test run takes seconds on 2 cores
 SMALL = [*TINY_DATA, "batch_size=8", "ndf=16", "device=cpu", "progress=false"]
@@ -40,7 +40,7 @@ def run_c2st_in_process(*overrides: str) -> dict:
 
 
 def test_two_halves_of_one_class_are_closer_than_two_classes(prepared_splits, tmp_path):
-    scores = {}
+    scores, separations = {}, {}
     for pair in ("Tea1,Tea1", "Tea1,Cki2"):
         run = tmp_path / pair.replace(",", "_")
         proc = run_module(
@@ -54,8 +54,17 @@ def test_two_halves_of_one_class_are_closer_than_two_classes(prepared_splits, tm
         assert result["a"] == {"set": "train", "classes": [a]} and result["b"] == {"set": "test", "classes": [b]}
         assert f"[a: {a} (train), b: {b} (test)]" in proc.stdout
         scores[pair] = result["score"]
+        # beside the score: each of the 24 (train set) and at most 12 (test set) held-out images once
+        separation = result["separation"]
+        assert separation["n_a"] == 24 and 8 <= separation["n_b"] <= 12, separation
+        assert result["per_class_separation"] is None and result["accuracy_rule"] == "train-threshold"
+        assert result["p_value_test"].startswith("Mann-Whitney U, one-sided")
+        assert f"{a} (train) vs {b} (test) (split 3, wgangp): score {result['score']:.3g}, AUC " in proc.stdout
+        separations[pair] = separation
     # measured (module docstring): same class <= 0.0, different classes >= 15.4
     assert scores["Tea1,Tea1"] < 3.0 and scores["Tea1,Cki2"] > 10.0, scores
+    assert separations["Tea1,Cki2"]["auc"] > 0.9 and separations["Tea1,Cki2"]["p_value"] < 1e-4, separations
+    assert separations["Tea1,Tea1"]["auc"] < separations["Tea1,Cki2"]["auc"], separations
 
 
 def test_same_seed_same_score_and_small_halves_shrink_the_batch(prepared_splits, caplog):
@@ -111,6 +120,13 @@ def test_trained_generator_scores_better_than_untrained(trained_run, prepared_sp
         f"biogans.c2st: fake_vs_real wgangp split 3: score {result['score']:.3f} [generator {trained}, iteration 150]"
     )
     assert summary in proc.stdout
+    # beside the score: the 72 real held-out images once each, the 5 x 9 x 8 fresh fakes once each
+    assert (result["separation"]["n_a"], result["separation"]["n_b"]) == (72, 360)
+    assert result["accuracy_rule"] == "train-threshold" and result["per_class_separation"] is None
+    readable = (
+        f"dcgan generator (iteration 150) vs 6 classes (test) (split 3, wgangp): score {result['score']:.3g}, AUC"
+    )
+    assert readable in proc.stdout and "on 72 real + 360 generated held-out images" in proc.stdout
 
     first = trained_run / "checkpoints" / "iter_0000001.pt"
     untrained = run_c2st(typed("c2st", [*common, f"generator={first}"])).to_dict()
@@ -133,6 +149,14 @@ def test_conditional_generator_is_scored_per_class(prepared_splits, tmp_path):
     assert result["generator"]["kind"] == "star" and result["generator"]["iteration"] == 2
     assert result["real"]["classes"] == classes
     assert "(Alp14 " in proc.stdout and ", iteration 2]" in proc.stdout
+    # per class: one pass of one batch of 8 of each class's 12 held-out images, and 8 fakes
+    seps = result["per_class_separation"]
+    assert list(seps) == classes and all((s["n_a"], s["n_b"]) == (8, 8) for s in seps.values()), seps
+    overall = result["separation"]
+    assert math.isclose(overall["auc"], sum(s["auc"] for s in seps.values()) / 6, rel_tol=1e-9)
+    assert (overall["n_a"], overall["n_b"]) == (48, 48) and 0 <= overall["p_value"] <= 1
+    assert result["accuracy_rule"] == "sign" and "Fisher" in result["p_value_test"]
+    assert "AUC per class: Alp14 " in proc.stdout
 
 
 def test_gan_and_wgan_run_and_wgan_keeps_the_critic_clipped(trained_run, prepared_splits):

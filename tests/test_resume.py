@@ -9,6 +9,7 @@ import logging
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -79,11 +80,27 @@ def test_sigkill_then_resume_ends_with_identical_weights(tmp_path, caplog):
     assert read_metrics(killed)["status"] == "done"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1])
-def test_stop_signal_writes_a_checkpoint_and_exits_cleanly(tmp_path, sig):
-    run = tmp_path / "run"
-    args = [*ARGS, "train.iterations=400", f"hydra.run.dir={run}"]
-    proc = start_module("train", *args)
+STOP_SIGNALS = [signal.SIGTERM, signal.SIGUSR1]
+
+
+@pytest.fixture(scope="module")
+def stop_runs(tmp_path_factory) -> Iterator[dict[signal.Signals, tuple[subprocess.Popen, Path]]]:
+    """One training process per stop signal, all started at once (each starts up on a core of its
+    own while the other's test runs); whatever is still running at the end is killed."""
+    runs = {}
+    for sig in STOP_SIGNALS:
+        run = tmp_path_factory.mktemp(sig.name) / "run"
+        runs[sig] = (start_module("train", *ARGS, "train.iterations=400", f"hydra.run.dir={run}"), run)
+    yield runs
+    for proc, _ in runs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.mark.parametrize("sig", STOP_SIGNALS)
+def test_stop_signal_writes_a_checkpoint_and_exits_cleanly(stop_runs, sig):
+    proc, run = stop_runs[sig]
     wait_for((run / "checkpoints" / "last.pt").exists, what="the first checkpoint")
     proc.send_signal(sig)
     _out, err = proc.communicate(timeout=120)

@@ -34,7 +34,7 @@ process's peak resident set size during one run (Linux ``VmHWM`` after a reset; 
 includes the process's baseline, the data and the models).
 
 Settings (``preset``): ``paper`` is the paper's batch 64 and widths (the default on a
-GPU); ``cpu`` is smaller (batch 16, width 32) so that a 2-core CPU finishes the default
+GPU); ``cpu`` is smaller (batch 16, width 24) so that a 2-core CPU finishes the default
 run in minutes; ``quick`` is tiny, for tests.  Widths scale every family's ``ngf`` and
 ``ndf`` from its YAML by ``width / 64`` (the multi-channel family's 224 becomes 3.5 x
 width).  From the per-row times it costs the paper's whole grid of runs (:func:`paper_grid`)
@@ -98,7 +98,7 @@ class Settings:
 #: ``preset`` -> its settings (``batch_size``, ``width``, ``warmup``, ``repeats`` override them)
 PRESETS: dict[str, Settings] = {
     "paper": Settings(batch_size=64, width=64, warmup=3, repeats=10),
-    "cpu": Settings(batch_size=16, width=32, warmup=1, repeats=5),
+    "cpu": Settings(batch_size=16, width=24, warmup=1, repeats=5),
     "quick": Settings(batch_size=4, width=8, warmup=1, repeats=2),
 }
 #: the paper's batch size and base width (ngf = ndf = 64)

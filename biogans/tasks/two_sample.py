@@ -136,6 +136,8 @@ class HeldOut:
     losses: torch.Tensor
     a: SideScores
     b: SideScores
+    #: whether the critic was star-shaped (one tower per class), so its statistics are per class
+    per_class: bool = False
 
 
 @dataclass
@@ -249,12 +251,15 @@ def score_critic(
     critic.requires_grad_(False)
     total: torch.Tensor | None = None
     rows: dict[str, list[torch.Tensor]] = {"a": [], "b": [], "a_ids": [], "b_ids": []}
+    per_class = False
     try:
         for _ in range(n_batches):
             (a, a_ids), (b, b_ids) = _with_ids(draw_a()), _with_ids(draw_b())
             with torch.no_grad():
-                rows["a"].append(_towers(critic(a)))
-                rows["b"].append(_towers(critic(b)))
+                score_a, score_b = critic(a), critic(b)
+            per_class = score_a.dim() == 2  # (towers, B): a star-shaped critic
+            rows["a"].append(_towers(score_a))
+            rows["b"].append(_towers(score_b))
             for side, ids in (("a", a_ids), ("b", b_ids)):
                 if ids is not None:
                     rows[f"{side}_ids"].append(_towers(ids))
@@ -274,7 +279,7 @@ def score_critic(
         return SideScores(torch.cat(rows[name], dim=-1).cpu(), torch.cat(ids, dim=-1).cpu() if ids else None)
 
     losses = total / n_batches if total is not None else torch.tensor(math.nan)
-    return HeldOut(losses=losses, a=side("a"), b=side("b"))
+    return HeldOut(losses=losses, a=side("a"), b=side("b"), per_class=per_class)
 
 
 def _with_ids(drawn: torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]) -> tuple[torch.Tensor, Any]:
@@ -308,7 +313,7 @@ def separations(
         stats.separation(held_out.a.per_image(t, sign), held_out.b.per_image(t, sign), thresholds[t])
         for t in range(towers)
     ]
-    if towers == 1 and held_out.losses.dim() == 0:
+    if not held_out.per_class:
         return per_tower[0], None
     return stats.overall(per_tower), per_tower
 
