@@ -357,6 +357,9 @@ class BenchConfig:
     flops: bool = True
     #: CPU threads for PyTorch (null: its default)
     threads: Optional[int] = None
+    #: on CUDA: cuDNN times its convolution algorithms per shape (torch.backends.cudnn.benchmark),
+    #: as every tool does on CUDA; false measures cuDNN's heuristic choice instead
+    cudnn_benchmark: bool = True
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     seed: int = 0
     #: auto (CUDA when present), cpu, cuda or cuda:N

@@ -6,7 +6,8 @@ float64 on the CPU, fed the same real batches: after one run of each side the lo
 the gradients, the updated weights and the BatchNorm statistics of both sides agree to a
 relative error below ``TOL`` = 1e-9 (float64 rounding, amplified a little by the
 optimizer's division by the gradient's running norm; float32 would give about 1e-4).
-Both tower implementations are checked for the conditional rows.  The data paths (a
+Both tower implementations are checked for the conditional rows.  ``BIOGANS_TEST_DEVICE=cuda``
+runs the same equality checks on a GPU (still float64; ``scripts/gpu_bench.sh`` does).  The data paths (a
 per-image Dataset with numpy flips against on-device batches; the per-image fake
 multi-channel composite against the batched one) are checked image by image.
 """
@@ -14,6 +15,7 @@ multi-channel composite against the batched one) are checked image by image.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 
 import numpy as np
@@ -34,6 +36,8 @@ TOL = 1e-9
 CLASSES = ["a", "b", "c", "d", "e", "f"]
 SIZE = [16, 16]
 TINY = bench.Settings(batch_size=3, width=4, warmup=0, repeats=1)
+#: where the equality checks run (the CPU unless ``BIOGANS_TEST_DEVICE`` names another)
+DEVICE = torch.device(os.environ.get("BIOGANS_TEST_DEVICE", "cpu"))
 
 
 @pytest.fixture
@@ -57,7 +61,7 @@ class SameBatches:
     def _stream(self, kind: str, batch: int):
         gen = torch.Generator().manual_seed(self.seed)
         shape = bench.batch_shape(kind, batch, len(CLASSES), SIZE)
-        batches = [torch.rand(shape, generator=gen) * 2 - 1 for _ in range(200)]
+        batches = [(torch.rand(shape, generator=gen) * 2 - 1).to(DEVICE) for _ in range(200)]
         return iter(batches)
 
     def batches(self, kind: str, batch: int, rng):
@@ -80,7 +84,7 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def case(name: str, towers: str | None = None) -> bench.Case:
     c = bench.build_case(
-        bench.ROWS[name], TINY, torch.device("cpu"), SameBatches(), class_names=CLASSES, image_size=SIZE,
+        bench.ROWS[name], TINY, DEVICE, SameBatches(), class_names=CLASSES, image_size=SIZE,
         compare_towers=False,
     )  # fmt: skip
     if towers is not None:

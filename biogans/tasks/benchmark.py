@@ -690,6 +690,7 @@ def _environment(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
         env["cuda"] = torch.version.cuda
+        env["cudnn_benchmark"] = torch.backends.cudnn.benchmark
     return env
 
 
@@ -719,6 +720,8 @@ def run(cfg: BenchConfig, run_dir: Path) -> BenchRecord:
     device = resolve_device(cfg.device)
     if cfg.threads is not None:
         torch.set_num_threads(int(cfg.threads))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = bool(cfg.cudnn_benchmark)
     names = list(cfg.rows) if cfg.rows is not None else list(ROWS)
     unknown = [n for n in names if n not in ROWS]
     if unknown:
@@ -858,7 +861,8 @@ def format_table(record: BenchRecord) -> str:
     env, s = record.environment or {}, record.settings or {}
     head = (
         f"biogans.bench on {record.device} ({env.get('gpu') or env.get('cpu')}), torch {env.get('torch')}, "
-        f"{env.get('threads')} threads; preset {record.preset}: batch {s.get('batch_size')}, width {s.get('width')}, "
+        f"{env.get('threads')} threads{'; cudnn.benchmark' if env.get('cudnn_benchmark') else ''}; "
+        f"preset {record.preset}: batch {s.get('batch_size')}, width {s.get('width')}, "
         f"median of {s.get('repeats')} after {s.get('warmup')} warm-up"
     )
     lines = [
