@@ -234,7 +234,9 @@ def test_paper_grid_counts_the_papers_runs():
     parts = bench.paper_grid(seconds, test_images_per_class=100, n_classes=6, batch=64)
     training = [p for p in parts if p.what.startswith("train")]
     assert len(training) == 14
-    assert sum(p.units for p in training if "wgan " not in p.what and "+ wgan," not in p.what) == 4 * 500_000 + 8 * 50_000
+    assert (
+        sum(p.units for p in training if "wgan " not in p.what and "+ wgan," not in p.what) == 4 * 500_000 + 8 * 50_000
+    )
     wgan = [p for p in training if "+ wgan," in p.what]
     assert len(wgan) == 2 and all(p.units > 500_000 for p in wgan)  # the warm-up's extra critic steps
     figure8 = sum(p.units for p in parts if p.what.startswith("Figure 8"))

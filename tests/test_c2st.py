@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, TINY_DATA, run_module, typed
+from conftest import TINY_DATA, run_in_process, typed
 
 from biogans.core.data.splits import write_splits
+from biogans.core.errors import BiogansError
 from biogans.tasks.common import fresh_critic, loss_from, optimizer_from, read_set
 from biogans.tasks.two_sample import run_c2st, score_critic, two_sample_test
 
@@ -43,10 +44,8 @@ def test_two_halves_of_one_class_are_closer_than_two_classes(prepared_splits, tm
     scores, separations = {}, {}
     for pair in ("Tea1,Tea1", "Tea1,Cki2"):
         run = tmp_path / pair.replace(",", "_")
-        proc = run_module(
-            "c2st", *SMALL, "mode=real_vs_real", f"classes=[{pair}]", "split=3", "iterations=100",
-            f"hydra.run.dir={run}",
-        )  # fmt: skip
+        proc = run_in_process("c2st", *SMALL, "mode=real_vs_real", f"classes=[{pair}]", "split=3", "iterations=100",
+                              run_dir=run)  # fmt: skip
         result = c2st_json(run)
         assert result["mode"] == "real_vs_real" and result["generator"] is None and result["per_class"] is None
         assert "real" not in result
@@ -97,7 +96,7 @@ def test_class_sets_pool_classes_on_one_side(prepared_splits):
 def test_trained_generator_scores_better_than_untrained(trained_run, prepared_splits, tmp_path):
     common = [*SMALL, "loss=wgangp", "split=3", "iterations=100"]
     trained = trained_run / "checkpoints" / "iter_0000150.pt"
-    proc = run_module("c2st", *common, f"generator={trained}", f"hydra.run.dir={tmp_path}")
+    proc = run_in_process("c2st", *common, f"generator={trained}", run_dir=tmp_path)
     result = c2st_json(tmp_path)
     assert result["format"] == "biogans-c2st-v2" and result["mode"] == "fake_vs_real"
     assert result["generator"] == {
@@ -135,13 +134,10 @@ def test_trained_generator_scores_better_than_untrained(trained_run, prepared_sp
     assert result["score"] < 130.0 and untrained["score"] > 130.0, (result["score"], untrained["score"])
 
 
-def test_conditional_generator_is_scored_per_class(prepared_splits, tmp_path):
-    run_module("train", "model=star", "loss=gan", *TINY, "train.iterations=2", f"hydra.run.dir={tmp_path / 'star'}")
-    ckpt = tmp_path / "star" / "checkpoints" / "last.pt"
-    proc = run_module(
-        "c2st", *SMALL, f"generator={ckpt}", "loss=gan", "iterations=10", "eval_passes=1",
-        f"hydra.run.dir={tmp_path / 'c2st'}",
-    )  # fmt: skip
+def test_conditional_generator_is_scored_per_class(prepared_splits, star_run, tmp_path):
+    ckpt = star_run / "checkpoints" / "last.pt"  # model=star loss=gan, 2 iterations
+    proc = run_in_process("c2st", *SMALL, f"generator={ckpt}", "loss=gan", "iterations=10", "eval_passes=1",
+                          run_dir=tmp_path / "c2st")  # fmt: skip
     result = c2st_json(tmp_path / "c2st")
     classes = ["Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1"]
     assert list(result["per_class"]) == classes
@@ -227,19 +223,19 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_fails_with_a_clear_message(case, prepared_splits, trained_run, foreign_splits, bad_files, tmp_path):
+def test_bad_input_fails_with_a_clear_message(case, prepared_splits, dcgan_run, foreign_splits, bad_files, tmp_path):
+    """In-process; the command line's one line, exit status 1 and no traceback: tests/test_cli_errors.py."""
     paths = {
         "tmp": tmp_path / "no-splits",
         "foreign": foreign_splits,
-        "trained": trained_run / "checkpoints" / "last.pt",
+        "trained": dcgan_run / "checkpoints" / "last.pt",
         **bad_files,
     }
     overrides, expected = BAD_INPUTS[case]
     args = [o.format(**paths) for o in overrides]
-    proc = run_module("c2st", *SMALL, *args, f"hydra.run.dir={tmp_path / 'run'}", check=False)
-    assert proc.returncode == 1, (case, proc.stderr[-2000:])
-    assert "Traceback" not in proc.stderr, (case, proc.stderr[-2000:])
+    with pytest.raises(BiogansError) as info:
+        run_in_process("c2st", *SMALL, *args, run_dir=tmp_path / "run")
     for text in expected:
-        assert text.format(**paths) in proc.stderr, (case, text, proc.stderr[-2000:])
+        assert text.format(**paths) in str(info.value), (case, text, str(info.value))
     record = tmp_path / "run" / "c2st.json"  # no result: none, or the task contract's "failed" record
     assert not record.exists() or json.loads(record.read_text())["status"] == "failed", case

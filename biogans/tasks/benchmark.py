@@ -384,7 +384,10 @@ def build_case(
             assert data is not None
             ref_g, ref_d = _reference_models(case, g, d)
             assert ref_d is not None
-            ref_opt_g, ref_opt_d = optimizer_from(opt_cfg, ref_g.parameters()), optimizer_from(opt_cfg, ref_d.parameters())
+            ref_opt_g, ref_opt_d = (
+                optimizer_from(opt_cfg, ref_g.parameters()),
+                optimizer_from(opt_cfg, ref_d.parameters()),
+            )
             ref_loss, ref_rng = ref.reference_loss(loss_cfg), generator(0)
             real = data.reference_batches(kind, batch, seed, reference_workers)
 
@@ -641,20 +644,47 @@ def paper_grid(seconds: dict[str, float], test_images_per_class: int, n_classes:
         joint = model in ("dcgan", "sep")
         iterations = JOINT_ITERATIONS if joint else CONDITIONAL_ITERATIONS
         factor = wgan_factor[iterations] if loss == "wgan" else 1.0
-        note = f"x {factor:.3f} for the WGAN warm-up (100 critic steps at 25 + every 500th iteration)" if loss == "wgan" else ""
-        parts.append(cost(iterations * factor, [(f"{model}_{loss}", 1.0)], f"train {model} + {loss}, {iterations:,} it", note))
+        note = (
+            f"x {factor:.3f} for the WGAN warm-up (100 critic steps at 25 + every 500th iteration)"
+            if loss == "wgan"
+            else ""
+        )
+        parts.append(
+            cost(iterations * factor, [(f"{model}_{loss}", 1.0)], f"train {model} + {loss}, {iterations:,} it", note)
+        )
     checkpoint_runs = 6 * FIGURE8_CHECKPOINTS * SPLITS
     for loss in EVAL_LOSSES:
-        parts.append(cost(checkpoint_runs * C2ST_STEPS, [(f"c2st_dcgan_{loss}", 1.0)],
-                          f"Figure 8 C2ST {loss}: 6 joint models x {FIGURE8_CHECKPOINTS} checkpoints x {SPLITS} splits"))
-        parts.append(cost(8 * SPLITS * C2ST_STEPS, [(f"c2st_star_{loss}", 1.0)],
-                          f"Table 2 C2ST {loss}: 8 conditional models x {SPLITS} splits",
-                          "multi-channel models are judged as star-shaped ones (their larger generator is not costed)"))
-        parts.append(cost(SPLITS * C2ST_STEPS, [(f"c2st_dcgan_{loss}", 1.0)],
-                          f"baseline C2ST {loss}: 6 classes real vs real x {SPLITS} splits",
-                          "costed as fake vs real (a real batch instead of the generator's)"))
-    parts.append(cost(64 * SPLITS * C2ST_STEPS, [("c2st_dcgan_wgangp", 1.0)],
-                      f"Table 1 C2ST wgangp: 64 class pairs x {SPLITS} splits", "costed as fake vs real"))
+        parts.append(
+            cost(
+                checkpoint_runs * C2ST_STEPS,
+                [(f"c2st_dcgan_{loss}", 1.0)],
+                f"Figure 8 C2ST {loss}: 6 joint models x {FIGURE8_CHECKPOINTS} checkpoints x {SPLITS} splits",
+            )
+        )
+        parts.append(
+            cost(
+                8 * SPLITS * C2ST_STEPS,
+                [(f"c2st_star_{loss}", 1.0)],
+                f"Table 2 C2ST {loss}: 8 conditional models x {SPLITS} splits",
+                "multi-channel models are judged as star-shaped ones (their larger generator is not costed)",
+            )
+        )
+        parts.append(
+            cost(
+                SPLITS * C2ST_STEPS,
+                [(f"c2st_dcgan_{loss}", 1.0)],
+                f"baseline C2ST {loss}: 6 classes real vs real x {SPLITS} splits",
+                "costed as fake vs real (a real batch instead of the generator's)",
+            )
+        )
+    parts.append(
+        cost(
+            64 * SPLITS * C2ST_STEPS,
+            [("c2st_dcgan_wgangp", 1.0)],
+            f"Table 1 C2ST wgangp: 64 class pairs x {SPLITS} splits",
+            "costed as fake vs real",
+        )
+    )
     batches = math.ceil(test_images_per_class / batch)
     steps = RECONSTRUCTION_RUNS * n_classes * batches * TRIALS * LBFGS_STEPS * 1.5  # half the runs separable: 2 stages
     parts.append(cost(steps, [("lbfgs_star", 1.0)],
@@ -872,7 +902,9 @@ def format_table(record: BenchRecord) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in record.rows or []:
-        other = "-" if not r.other_seconds else f"{r.other_towers} {r.other_seconds:.4g} ({_fmt(r.other_ratio, '.2f')}x)"
+        other = (
+            "-" if not r.other_seconds else f"{r.other_towers} {r.other_seconds:.4g} ({_fmt(r.other_ratio, '.2f')}x)"
+        )
         speedup = f"{r.speedup:.2f}x" if r.speedup else "-"
         lines.append(
             f"| {r.label} | {r.towers or '-'} | {_fmt(r.seconds, '.4g')} | {_fmt(r.it_per_s, '.3g')} | "

@@ -399,7 +399,9 @@ def reference_generator(g: Generator) -> tuple[nn.Module, list[Pair]]:
         for c in range(g.n_towers):
             pairs += _conv_pairs(f"layers.{i}.green", f"main.{i}.convt_green.{c}", c * p.c_in, p.c_in)
             if not layer.final:
-                pairs += _bn_pairs(f"layers.{i}.green_bn", c * p.green_out, f"main.{i}.batchnorm_green.{c}", 0, p.green_out)
+                pairs += _bn_pairs(
+                    f"layers.{i}.green_bn", c * p.green_out, f"main.{i}.batchnorm_green.{c}", 0, p.green_out
+                )
     return star, pairs
 
 

@@ -478,7 +478,6 @@ class Trainer:
         log.info("iter %d/%d  %s  %.2f it/s  ETA %s", it, self.total, losses, self.rate, _format_seconds(eta))
 
 
-
 def run(cfg: TrainConfig, run_dir: Path) -> TrainRecord:
     """The task (``python -m biogans.train``): train into ``run_dir``, resuming from its ``checkpoints/last.pt``."""
     return Trainer(cfg, run_dir).run()

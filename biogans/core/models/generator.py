@@ -335,7 +335,6 @@ class Generator(nn.Module):
             return images.transpose(0, 1)
         return images[:, 0]
 
-
     def _forward_loop(self, z: torch.Tensor) -> torch.Tensor:
         """Every tower of a conditional generator, one after the other: ``(n_towers, B, nc, H, W)``."""
         n = self.n_towers
