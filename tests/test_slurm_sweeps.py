@@ -226,8 +226,10 @@ def test_b_a_preempted_job_resumes_and_ends_with_the_weights_of_an_uninterrupted
 def test_c_a_job_longer_than_its_time_limit_is_requeued_on_timeout_and_finishes(cluster, rate, tmp_path):
     # slurmctld looks at time limits every 30 s and sends the --signal at the first look that
     # is within signal_delay_s + 30 s of the limit: with a 1-minute limit and a 5 s delay, the
-    # signal comes 25 to 55 s into each run, so ~50 s of training needs at least two runs
-    iterations = max(300, int(rate * 50))
+    # signal comes 25 to 55 s into each run, so ~100 s of training needs at least two runs
+    # (~50 s was not enough once: the rate measured over 60 iterations includes their warm-up,
+    # and the job finished in 40 s, before any signal)
+    iterations = max(300, int(rate * 100))
     sweep = tmp_path / "sweep"
     args = [*TRAIN, f"train.iterations={iterations}", "train.log_every=5", "train.checkpoint_every=1000000",
             f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=job",

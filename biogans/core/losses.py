@@ -10,6 +10,7 @@ optimised quantity is their mean over classes, as the paper computes conditional
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -42,9 +43,10 @@ class AdversarialLoss:
         warmup_iterations: int = 0,
         warmup_every: int = 0,
     ) -> None:
-        self.n_critic, self.clip, self.gp_weight = n_critic, clip, gp_weight
-        self.warmup_critic_steps = warmup_critic_steps
-        self.warmup_iterations, self.warmup_every = warmup_iterations, warmup_every
+        self.n_critic, self.gp_weight = int(n_critic), float(gp_weight)
+        self.clip = None if clip is None else float(clip)
+        self.warmup_critic_steps = int(warmup_critic_steps)
+        self.warmup_iterations, self.warmup_every = int(warmup_iterations), int(warmup_every)
 
     def critic_steps(self, iteration: int) -> int:
         """Critic steps before generator iteration ``iteration`` (0-based).
@@ -182,30 +184,15 @@ def critic_step(
     return stats
 
 
-def make_loss(
-    name: str | LossName,
-    *,
-    n_critic: int = 1,
-    clip: float | None = None,
-    gp_weight: float = 0.0,
-    warmup_critic_steps: int = 0,
-    warmup_iterations: int = 0,
-    warmup_every: int = 0,
-) -> AdversarialLoss:
+def make_loss(name: str | LossName, **schedule: Any) -> AdversarialLoss:
     """The loss object of ``name`` (``gan``, ``wgan``, ``wgangp``) with its critic schedule.
 
-    The arguments are the ``loss.*`` settings of PAPER.md (``conf/loss/<name>.yaml`` holds the
-    paper's values; the command line checks their ranges before this is called).
+    ``schedule`` holds the keyword arguments of :class:`AdversarialLoss` (``n_critic``, ``clip``,
+    ``gp_weight``, ``warmup_*``): the ``loss.*`` settings of PAPER.md (``conf/loss/<name>.yaml``
+    holds the paper's values; the command line checks their ranges before this is called).
     """
     kinds = {LossName.gan: GANLoss, LossName.wgan: WGANLoss, LossName.wgangp: WGANGPLoss}
-    return kinds[LossName(name)](
-        n_critic=int(n_critic),
-        clip=None if clip is None else float(clip),
-        gp_weight=float(gp_weight),
-        warmup_critic_steps=int(warmup_critic_steps),
-        warmup_iterations=int(warmup_iterations),
-        warmup_every=int(warmup_every),
-    )
+    return kinds[LossName(name)](**schedule)
 
 
 def make_optimizer(

@@ -93,6 +93,29 @@ def _plan_log(jobs: Sequence[Job], title: str, retry_failed: bool) -> None:
     log.info("%s: launching %d of %d jobs", title, len(to_run), len(jobs))
 
 
+def _plan_launch(
+    launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int, **extra: Any
+) -> tuple[str, str, list[Job]]:
+    """What both launchers do first: the tool, the sweep's title, and its jobs planned
+    (done ones skipped, waiting ones found) and logged."""
+    config = launcher.config
+    assert config is not None and launcher.hydra_context is not None
+    tool = _tool(config, launcher.tool)
+    title = f"{tool} sweep {config.hydra.sweep.dir}"
+    jobs = plan_sweep(
+        tool=tool,
+        loader=launcher.hydra_context.config_loader,
+        master=config,
+        job_overrides=job_overrides,
+        initial_job_idx=initial_job_idx,
+        retry_failed=launcher.retry_failed,
+        log_files=lambda job: [_job_log(job, config)],
+        **extra,
+    )
+    _plan_log(jobs, title, launcher.retry_failed)
+    return tool, title, jobs
+
+
 class BiogansSlurmLauncher(SlurmLauncher):
     """Hydra's submitit SLURM launcher that submits only what is not done (module docstring)."""
 
@@ -113,21 +136,8 @@ class BiogansSlurmLauncher(SlurmLauncher):
         self.dead_after_s = float(dead_after_s)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        assert self.config is not None and self.hydra_context is not None
-        tool = _tool(self.config, self.tool)
-        title = f"{tool} sweep {self.config.hydra.sweep.dir}"
         cluster.check_request(self.params)
-        jobs = plan_sweep(
-            tool=tool,
-            loader=self.hydra_context.config_loader,
-            master=self.config,
-            job_overrides=job_overrides,
-            initial_job_idx=initial_job_idx,
-            retry_failed=self.retry_failed,
-            log_files=lambda job: [_job_log(job, self.config)],
-            alive=cluster.alive,
-        )
-        _plan_log(jobs, title, self.retry_failed)
+        tool, title, jobs = _plan_launch(self, job_overrides, initial_job_idx, alive=cluster.alive)
         to_run = [j for j in jobs if j.action == "run"]
         returns: dict[int, JobReturn] = {}
         if to_run:
@@ -257,19 +267,7 @@ class BiogansLocalLauncher(Launcher):
         self._basic.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        assert self.config is not None and self.hydra_context is not None
-        tool = _tool(self.config, self.tool)
-        title = f"{tool} sweep {self.config.hydra.sweep.dir}"
-        jobs = plan_sweep(
-            tool=tool,
-            loader=self.hydra_context.config_loader,
-            master=self.config,
-            job_overrides=job_overrides,
-            initial_job_idx=initial_job_idx,
-            retry_failed=self.retry_failed,
-            log_files=lambda job: [_job_log(job, self.config)],  # type: ignore[arg-type]
-        )
-        _plan_log(jobs, title, self.retry_failed)
+        tool, title, jobs = _plan_launch(self, job_overrides, initial_job_idx)
         returns: dict[int, JobReturn] = {}
         to_run = [j for j in jobs if j.action == "run"]
         if to_run:
