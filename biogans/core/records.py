@@ -307,8 +307,8 @@ class C2STRecord(Record):
     elapsed_s: float | None = None
 
     def setting(self) -> tuple[Any, ...]:
-        """What was measured, apart from the split: two results of one setting and split are
-        the same measurement (a rerun), of which a reader keeps the newer."""
+        """What was measured, split included: two results with the same key are the same
+        measurement (a rerun), of which a reader keeps the newer."""
         if self.a is not None and self.b is not None:
             return (
                 self.mode,
