@@ -38,7 +38,7 @@ def _digits(text: str) -> int:
 
 
 def _losses(text: str) -> list[str]:
-    from biogans.tasks.reporting import LOSS_ORDER
+    from biogans.tasks.report_tables import LOSS_ORDER
 
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in LOSS_ORDER]

@@ -30,17 +30,8 @@ from biogans.core.records import ImageReconstruction
 from biogans.report import main, parse_args
 from biogans.tasks.contract import run_task
 from biogans.tasks.reconstruction import summarise
-from biogans.tasks.reporting import (
-    Cell,
-    ReportError,
-    class_order,
-    collect,
-    render_report,
-    row_minima,
-    table1,
-    table2,
-    table3,
-)
+from biogans.tasks.report_tables import Cell, class_order, row_minima, table1, table2, table3
+from biogans.tasks.reporting import ReportError, collect, render_report
 
 #: a critic of the smallest useful size: the numbers matter here, not their quality
 C2ST_TINY = ["iterations=5", "batch_size=8", "ndf=16", "eval_passes=1", "progress=false", "device=cpu", *TINY_DATA]
@@ -471,15 +462,21 @@ def test_table1_from_hand_made_results(tmp_path):
     write(tmp_path / "e", pair("Alp14", "Tea1", 0, -1.0, loss="gan"))
     found = collect([tmp_path])
     assert any("superseded" in n and str(tmp_path / "b") in n for n in found.notes)
-    t = table1(found, "wgangp")
-    assert t is not None and t.classes == ["Alp14", "Tea1"]
+    t, g = table1(found)  # one table per eval loss, WGAN-GP first
+    assert t.name == "table1_wgangp" and t.classes == ["Alp14", "Tea1"]
     assert t.cells[("Tea1", "Alp14")].values == (-2.0, -3.0)
     assert t.cells[("Tea1", "Alp14")].mean == -2.5 and t.cells[("Tea1", "Alp14")].std == 0.5
-    assert t.row_min == {"Tea1": "Alp14"}
+    # the row's minimum: bold in Markdown, row_min in the CSV; Alp14's row has a single cell, no minimum
+    assert read_markdown_table(t.markdown)[1:] == [
+        ["Alp14", "-", "-"],
+        ["Tea1", "**-2.50 ± 0.50 (2)**", "-0.50 ± 0.00 (1)"],
+    ]
+    assert [(row[3], row[4], row[-1]) for row in t.csv_rows] == [
+        ("Alp14", "Alp14", 0), ("Alp14", "Tea1", 0), ("Tea1", "Alp14", 1), ("Tea1", "Tea1", 0),
+    ]  # fmt: skip
     assert t.missing == [("Alp14", "Alp14"), ("Alp14", "Tea1")]
-    g = table1(found, "gan")
-    assert g is not None and list(g.cells) == [("Alp14", "Tea1")]
-    assert table1(found, "wgan") is None
+    assert g.name == "table1_gan" and list(g.cells) == [("Alp14", "Tea1")]
+    assert table1(found, ["wgan"]) == []
 
 
 def test_table2_takes_each_runs_latest_iteration(tmp_path):
@@ -490,13 +487,13 @@ def test_table2_takes_each_runs_latest_iteration(tmp_path):
                                                          score=sum(pc.values()) / 2))  # fmt: skip
     write(tmp_path / "other", c2st_dict(generator=gen("star", 7, run="/runs/y"), per_class={"Alp14": 0.0, "Tea1": 0.0},
                                         score=0.0))  # fmt: skip
-    t = table2(collect([tmp_path]), "wgangp")
-    assert t is not None and t.classes == ["Alp14", "Tea1"]
-    assert [(r.label, r.iteration) for r in t.rows] == [("star/wgangp (x)", 1000), ("star/wgangp (y)", 7)]
-    row = t.rows[0]
+    (t,) = table2(collect([tmp_path]))
+    assert t.name == "table2_wgangp" and t.classes == ["Alp14", "Tea1"]
+    assert [(r.label, r.iteration) for r in t.lines] == [("star/wgangp (x)", 1000), ("star/wgangp (y)", 7)]
+    row = t.lines[0]
     assert row.cells["Alp14"].values == (-1.0, 0.0) and row.cells["Tea1"].values == (-1.0, -2.0)
     assert row.cells["mean"].mean == -1.0 and row.other_iterations == [100]
-    assert table2(collect([tmp_path]), "gan") is None
+    assert table2(collect([tmp_path]), ["gan"]) == []
 
 
 def sep(auc: float, p: float) -> dict[str, Any]:
@@ -514,18 +511,18 @@ def test_auc_is_one_more_metric_of_the_same_rows(tmp_path):
         write(tmp_path / f"g{split}", c2st_dict(generator=gen("star", 50), per_class=pc, split=split, score=2.0,
                                                 separation=sep((0.8, 0.85)[split], 1e-8), per_class_separation=per))  # fmt: skip
     found = collect([tmp_path])
-    score, auc = table1(found, "wgangp"), table1(found, "wgangp", metric="auc")
-    assert score is not None and auc is not None and auc.name == "table1_wgangp_auc" and score.name == "table1_wgangp"
+    (score,), (auc,) = table1(found), table1(found, metric="auc")
+    assert auc.name == "table1_wgangp_auc" and score.name == "table1_wgangp"
     assert score.cells[("Tea1", "Alp14")].values == (-2.0, -3.0, -4.0)  # the score table is as it was
     assert ("Tea1", "Tea1") in score.cells and ("Tea1", "Tea1") not in auc.cells
     cell = auc.cells[("Tea1", "Alp14")]
     assert cell.values == (0.9, 0.7, 0.8) and cell.p_values == (1e-5, 0.02, 0.001) and cell.significant(0.01) == 2
-    t2 = table2(found, "wgangp", metric="auc")
-    assert t2 is not None and t2.name == "table2_wgangp_auc"
-    row = t2.rows[0]
+    (t2,) = table2(found, metric="auc")
+    assert t2.name == "table2_wgangp_auc"
+    row = t2.lines[0]
     assert row.cells["Alp14"].values == (0.6, 0.7) and row.cells["Alp14"].significant(0.01) == 0
     assert row.cells["Tea1"].significant(0.01) == 2 and row.cells["mean"].values == (0.8, 0.85)
-    assert table2(found, "wgangp").rows[0].cells["Alp14"].values == (1.0, 2.0)
+    assert table2(found)[0].lines[0].cells["Alp14"].values == (1.0, 2.0)
     out = render_report([tmp_path], tmp_path / "out")
     assert {"table1_wgangp_auc", "table2_wgangp_auc"} <= set(out.tables)
     md = read_markdown_table((tmp_path / "out" / "table1_wgangp_auc.md").read_text())
@@ -543,9 +540,9 @@ def test_table3_summarises_the_images_of_the_latest_file(tmp_path):
     write(tmp_path / "new", rec, "reconstruction.json")
     write(tmp_path / "bare", {k: v for k, v in rec.items() if k != "per_class"}, "reconstruction.json")
     collected = collect([tmp_path])
-    t = table3(collected)
-    assert t is not None and len(t.rows) == 1 and t.rows[0].iteration == 5 and len(t.rows[0].superseded) == 1
-    cells = t.rows[0].cells
+    (t,) = table3(collected)
+    assert len(t.lines) == 1 and t.lines[0].iteration == 5 and len(t.lines[0].superseded) == 1
+    cells = t.lines[0].cells
     l2, nll = cells[("Alp14", "l2")], cells[("Alp14", "nll")]
     got = (l2.n, l2.median, l2.mad, nll.median, nll.mad)
     assert got == pytest.approx((3, 0.2, 0.1, 11.0, 1.0))
