@@ -476,7 +476,7 @@ def test_table1_from_hand_made_results(tmp_path):
     ]  # fmt: skip
     assert t.missing == [("Alp14", "Alp14"), ("Alp14", "Tea1")]
     assert g.name == "table1_gan" and list(g.cells) == [("Alp14", "Tea1")]
-    assert table1(found, ["wgan"]) == []
+    assert table1(found, ["wgan"]) == [] and [t.name for t in table1(found, ["gan"])] == ["table1_gan"]
 
 
 def test_table2_takes_each_runs_latest_iteration(tmp_path):
